@@ -1,0 +1,263 @@
+//! The `records-host` command line: clap commands, each with its own `execute`.
+//!
+//! Errors are reported once, here at the edge, on stderr, as one line (a lock
+//! timeout adds the holder lines of its message), and mapped to the exit codes below.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use records_host::wave_call::{Outcome, to_wave};
+use records_host::{Database, DatabaseOptions, Error, LockStatus, Plugin, RecordError, Runtime};
+
+/// The exit codes, as documented in `--help` and the README.
+pub mod exit {
+    /// The command succeeded.
+    pub const OK: u8 = 0;
+    /// The call returned `err(..)` (printed on stdout), or another error occurred.
+    pub const FAILURE: u8 = 1;
+    /// The command line or the call expression was malformed.
+    pub const USAGE: u8 = 2;
+    /// A write gave up waiting for the write lock (EX_TEMPFAIL): try again.
+    pub const TEMPFAIL: u8 = 75;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   the call returned err(..) (printed on stdout), or another error (one line on stderr)
+  2   usage error (bad arguments, unparsable call, unknown function)
+  75  a write timed out waiting for the write lock (EX_TEMPFAIL): try again
+
+Environment:
+  RUST_LOG                 log filter for diagnostics on stderr (e.g. records_host=debug)
+  RECORDS_HOST_CACHE_DIR   where compiled plugins are cached
+                           (default $XDG_CACHE_HOME/records-host or ~/.cache/records-host)";
+
+/// A WebAssembly component host with a SQLite record store.
+///
+/// Plugins (components of the records:plugin/plugin world) do record CRUD through
+/// the host; every write is serialized across processes by a flock write lock on
+/// db.lock beside the database.
+#[derive(Debug, Parser)]
+#[command(name = "records-host", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create record ("test", 42) through the reference plugin and read it back.
+    Demo(Demo),
+    /// Call one export of a plugin, with arguments and result in WAVE.
+    Call(Call),
+    /// Say whether the write lock is free or held, and by whom.
+    LockStatus(LockStatusCmd),
+}
+
+/// Where the database is and how writers wait for its lock.
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// The SQLite database (created, with its directories, when missing).
+    #[arg(long, value_name = "PATH", default_value = "data/app.db")]
+    db: PathBuf,
+
+    /// How long a write waits for the write lock, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    lock_timeout: u64,
+}
+
+impl DbArgs {
+    fn open(&self) -> anyhow::Result<Database> {
+        let options = DatabaseOptions {
+            lock_timeout: Duration::from_millis(self.lock_timeout),
+            ..DatabaseOptions::default()
+        };
+        Ok(Database::open_with(&self.db, options)?)
+    }
+}
+
+/// How plugins are compiled.
+#[derive(Debug, Args)]
+struct CompileArgs {
+    /// Compile the plugin in this process instead of using the compiled-code cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CompileArgs {
+    fn runtime(&self) -> anyhow::Result<Runtime> {
+        let mut builder = Runtime::builder();
+        if let Some(dir) = cache_dir().filter(|_| !self.no_cache) {
+            builder = builder.cache_dir(dir);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// `$RECORDS_HOST_CACHE_DIR`, else `$XDG_CACHE_HOME/records-host`, else
+/// `~/.cache/records-host`; none when neither variable nor a home is known.
+fn cache_dir() -> Option<PathBuf> {
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from_env("RECORDS_HOST_CACHE_DIR")
+        .or_else(|| from_env("XDG_CACHE_HOME").map(|dir| dir.join("records-host")))
+        .or_else(|| from_env("HOME").map(|home| home.join(".cache").join("records-host")))
+}
+
+#[derive(Debug, Args)]
+struct Demo {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    compile: CompileArgs,
+}
+
+impl Demo {
+    fn execute(&self) -> anyhow::Result<u8> {
+        let plugin = self.compile.runtime()?.load_reference()?;
+        let mut instance = plugin.instantiate(self.db.open()?)?;
+        println!("database: {}", self.db.db.display());
+        match instance.create_record("test", 42) {
+            Ok(id) => {
+                println!("created record {id}");
+                let record = instance.get_record(id)?;
+                match record {
+                    Some(r) => println!(
+                        "read back: {{id: {}, name: {:?}, value: {}}}",
+                        r.id, r.name, r.value
+                    ),
+                    None => println!("read back: nothing (deleted by another writer already)"),
+                }
+                Ok(exit::OK)
+            }
+            Err(Error::Record(RecordError::LockTimeout(timeout))) => {
+                eprintln!("{timeout}");
+                Ok(exit::TEMPFAIL)
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct Call {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    compile: CompileArgs,
+
+    /// The plugin component (default: the embedded reference plugin).
+    #[arg(long, value_name = "FILE.wasm")]
+    plugin: Option<PathBuf>,
+
+    /// Print the result as JSON instead of WAVE.
+    #[arg(long)]
+    json: bool,
+
+    /// The call, in WAVE: `create-record("test", 42)`, `get-record(1)`,
+    /// `records#get-all-records()`.
+    #[arg(value_name = "FUNC(ARGS)")]
+    call: String,
+}
+
+impl Call {
+    fn execute(&self) -> anyhow::Result<u8> {
+        let plugin = self.load_plugin()?;
+        let mut instance = plugin.instantiate(self.db.open()?)?;
+        let results = instance.call(&self.call)?;
+        if self.json {
+            for result in &results {
+                println!("{}", records_host::json::to_json(result));
+            }
+        } else if !results.is_empty() {
+            println!("{}", to_wave(&results)?);
+        }
+        Ok(match Outcome::of(&results) {
+            Outcome::Ok => exit::OK,
+            Outcome::Err => exit::FAILURE,
+            Outcome::LockTimeout => exit::TEMPFAIL,
+        })
+    }
+
+    fn load_plugin(&self) -> anyhow::Result<Plugin> {
+        let runtime = self.compile.runtime()?;
+        Ok(match &self.plugin {
+            Some(path) => runtime.load_file(path)?,
+            None => runtime.load_reference()?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct LockStatusCmd {
+    /// The database whose lock (db.lock in the same directory) to inspect.
+    #[arg(long, value_name = "PATH", default_value = "data/app.db")]
+    db: PathBuf,
+}
+
+impl LockStatusCmd {
+    fn execute(&self) -> anyhow::Result<u8> {
+        let lock = records_host::WriteLock::for_database(&self.db, Duration::ZERO);
+        let status = lock
+            .status()
+            .with_context(|| format!("reading lock status of {}", display(&self.db)))?;
+        match status {
+            LockStatus::Free => println!("free"),
+            LockStatus::Held { holder } => println!("held\n  holder: {holder}"),
+        }
+        Ok(exit::OK)
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+impl Cli {
+    /// Runs the command and maps the outcome to an exit code, reporting any error
+    /// once on stderr.
+    pub fn run(self) -> ExitCode {
+        let result = match &self.command {
+            Command::Demo(cmd) => cmd.execute(),
+            Command::Call(cmd) => cmd.execute(),
+            Command::LockStatus(cmd) => cmd.execute(),
+        };
+        ExitCode::from(result.unwrap_or_else(|err| report(&err)))
+    }
+}
+
+/// Prints `err` on stderr and picks its exit code.
+fn report(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Error>() {
+        Some(Error::Record(RecordError::LockTimeout(timeout))) => {
+            eprintln!("records-host: {timeout}");
+            exit::TEMPFAIL
+        }
+        Some(Error::BadCall(_)) => {
+            eprintln!("records-host: {err:#}");
+            exit::USAGE
+        }
+        _ => {
+            eprintln!("records-host: {err:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// Sends `tracing` output to stderr when `RUST_LOG` is set; silent otherwise.
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,317 @@
+//! The record store: SQLite in WAL mode, one table, writes only under the write lock.
+//!
+//! Reads run on the connection directly and take no lock: WAL readers never block
+//! and are never blocked. Writes exist only as methods of [`WriteTxn`], and the only
+//! way to get one is [`Database::begin_write`], which takes the cross-process write
+//! lock first and then opens an `IMMEDIATE` transaction. A write without the lock does
+//! not compile. Dropping a `WriteTxn` without committing rolls back, then releases the
+//! lock (field order guarantees the sequence).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::error::{Error, RecordError, RecordId};
+use crate::lock::{DEFAULT_LOCK_TIMEOUT, WriteGuard, WriteLock};
+
+/// How long SQLite itself retries a busy database (`PRAGMA busy_timeout`). Writers
+/// are already serialized by the flock; this covers WAL checkpoints and foreign
+/// writers that do not use the lock.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Schema migrations; `PRAGMA user_version` is the number applied so far.
+const MIGRATIONS: &[&str] =
+    &["CREATE TABLE records (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value INTEGER NOT NULL)"];
+
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// One stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Assigned by the store on insert.
+    pub id: RecordId,
+    /// The record's label.
+    pub name: String,
+    /// The record's payload.
+    pub value: i64,
+}
+
+/// How a database is opened.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// How long a write waits for the write lock before [`RecordError::LockTimeout`].
+    pub lock_timeout: Duration,
+    /// Written into the lock file while this database holds the lock, after the
+    /// `pid:` and `time:` lines, so that a waiter can tell who holds it
+    /// (the runtime sets `plugin:<name>`).
+    pub holder_label: String,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            holder_label: String::new(),
+        }
+    }
+}
+
+/// An open record database and its write lock.
+#[derive(Debug)]
+pub struct Database {
+    conn: Connection,
+    path: PathBuf,
+    lock: WriteLock,
+    holder_label: String,
+}
+
+impl Database {
+    /// Opens (creating when missing, with its directory) the database at `path` with
+    /// default options.
+    ///
+    /// # Errors
+    /// [`Error::OpenDatabase`] when the file cannot be opened, is not a SQLite
+    /// database, has a newer schema than this build knows, or the write lock needed
+    /// to create the schema could not be taken.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_with(path, DatabaseOptions::default())
+    }
+
+    /// Opens the database at `path` with `options`; see [`open`](Self::open).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_with(path: impl AsRef<Path>, options: DatabaseOptions) -> Result<Self, Error> {
+        let path = path.as_ref().to_path_buf();
+        Self::try_open(&path, options).map_err(|source| Error::OpenDatabase { path, source })
+    }
+
+    fn try_open(path: &Path, options: DatabaseOptions) -> Result<Self, RecordError> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RecordError::Storage(format!("creating {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let db = Self {
+            conn,
+            path: path.to_path_buf(),
+            lock: WriteLock::for_database(path, options.lock_timeout),
+            holder_label: options.holder_label,
+        };
+        db.prepare()?;
+        Ok(db)
+    }
+
+    /// Switches the file to WAL and brings the schema up to date. Both write to the
+    /// file, so both happen under the write lock, and only when needed: an existing,
+    /// current database is opened without taking the lock.
+    fn prepare(&self) -> Result<(), RecordError> {
+        let mode: String = self
+            .conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        let version = self.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(RecordError::Storage(format!(
+                "schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
+            )));
+        }
+        if mode.eq_ignore_ascii_case("wal") && version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let _guard = self.lock.acquire(&self.holder_label)?;
+        let mode: String =
+            self.conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(RecordError::Storage(format!(
+                "cannot switch to WAL (journal_mode is {mode})"
+            )));
+        }
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let version = self.schema_version()?;
+        for (applied, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", applied as i64 + 1)?;
+            tracing::info!(db = %self.path.display(), version = applied + 1, "schema migrated");
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn schema_version(&self) -> Result<u32, RecordError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database's write lock (for status queries and for tests that hold it).
+    pub fn write_lock(&self) -> &WriteLock {
+        &self.lock
+    }
+
+    /// Sets the label written into the lock file while this database holds the lock.
+    pub fn set_holder_label(&mut self, label: impl Into<String>) {
+        self.holder_label = label.into();
+    }
+
+    /// The record with this id, or `None`. Takes no lock.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite fails.
+    pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
+        get(&self.conn, id)
+    }
+
+    /// Records with id greater than `after` (all when `None`), ascending by id, at
+    /// most `limit` of them. Takes no lock.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite fails.
+    pub fn scan(&self, after: Option<RecordId>, limit: u32) -> Result<Vec<Record>, RecordError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, value FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![after.unwrap_or(RecordId::MIN), limit],
+            record_from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many records there are. Takes no lock.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite fails.
+    pub fn count(&self) -> Result<u64, RecordError> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM records", [], |row| row.get(0))?;
+        Ok(count.unsigned_abs())
+    }
+
+    /// Takes the write lock (waiting up to the lock timeout) and opens an `IMMEDIATE`
+    /// transaction. Commit with [`WriteTxn::commit`]; dropping it rolls back. Either
+    /// way the lock is released right after.
+    ///
+    /// # Errors
+    /// [`RecordError::LockTimeout`] when another writer held the lock past the
+    /// timeout; [`RecordError::Storage`] when the lock file or SQLite fails.
+    pub fn begin_write(&self) -> Result<WriteTxn<'_>, RecordError> {
+        let guard = self.lock.acquire(&self.holder_label)?;
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        Ok(WriteTxn { tx, _guard: guard })
+    }
+
+    /// Runs `write` in a write transaction and commits it when it returns `Ok`.
+    ///
+    /// # Errors
+    /// Whatever [`begin_write`](Self::begin_write), `write` or the commit return; on
+    /// error nothing is written.
+    pub fn write<T>(
+        &self,
+        write: impl FnOnce(&WriteTxn<'_>) -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        let txn = self.begin_write()?;
+        let value = write(&txn)?;
+        txn.commit()?;
+        Ok(value)
+    }
+}
+
+/// An open write transaction, holding the write lock. The only place writes exist.
+#[must_use = "dropping a write transaction rolls it back"]
+#[derive(Debug)]
+pub struct WriteTxn<'db> {
+    // Declared before the guard: on drop the transaction rolls back first, then the
+    // lock is released.
+    tx: Transaction<'db>,
+    _guard: WriteGuard,
+}
+
+impl WriteTxn<'_> {
+    /// The record with this id as this transaction sees it (its own writes included).
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite fails.
+    pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
+        get(&self.tx, id)
+    }
+
+    /// Stores a new record and returns its id.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite fails.
+    pub fn insert(&self, name: &str, value: i64) -> Result<RecordId, RecordError> {
+        self.tx
+            .prepare_cached("INSERT INTO records (name, value) VALUES (?1, ?2)")?
+            .execute(params![name, value])?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Sets the value of record `id`.
+    ///
+    /// # Errors
+    /// [`RecordError::NotFound`] when no record has this id; [`RecordError::Storage`]
+    /// when SQLite fails.
+    pub fn update(&self, id: RecordId, value: i64) -> Result<(), RecordError> {
+        let changed = self
+            .tx
+            .prepare_cached("UPDATE records SET value = ?2 WHERE id = ?1")?
+            .execute(params![id, value])?;
+        found(changed, id)
+    }
+
+    /// Removes record `id`.
+    ///
+    /// # Errors
+    /// [`RecordError::NotFound`] when no record has this id; [`RecordError::Storage`]
+    /// when SQLite fails.
+    pub fn delete(&self, id: RecordId) -> Result<(), RecordError> {
+        let changed = self
+            .tx
+            .prepare_cached("DELETE FROM records WHERE id = ?1")?
+            .execute(params![id])?;
+        found(changed, id)
+    }
+
+    /// Commits the transaction, then releases the lock.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite cannot commit; the transaction is rolled
+    /// back and the lock released.
+    pub fn commit(self) -> Result<(), RecordError> {
+        Ok(self.tx.commit()?)
+    }
+}
+
+fn get(conn: &Connection, id: RecordId) -> Result<Option<Record>, RecordError> {
+    Ok(conn
+        .prepare_cached("SELECT id, name, value FROM records WHERE id = ?1")?
+        .query_row(params![id], record_from_row)
+        .optional()?)
+}
+
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        value: row.get(2)?,
+    })
+}
+
+fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
+    if changed == 0 {
+        Err(RecordError::NotFound(id))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! The library's error types.
+//!
+//! [`RecordError`] is the record domain's error, the Rust face of the WIT `error`
+//! variant: the host's store returns it to guests, and guests return it from their
+//! exports. [`Error`] is everything an embedder can meet when loading plugins and
+//! calling them. Binaries report either once, at their edge.
+
+use std::path::PathBuf;
+
+use crate::lock::{LockError, LockTimeout};
+
+/// A record's primary key.
+pub type RecordId = i64;
+
+/// Why a record operation failed: the WIT `records:plugin/types.error` variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Another writer held the write lock past the timeout; nothing was written.
+    #[error(transparent)]
+    LockTimeout(#[from] LockTimeout),
+    /// No record has this id.
+    #[error("no record has id {0}")]
+    NotFound(RecordId),
+    /// The input broke a rule; the message says which.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// SQLite or the file system failed; the message says how.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl From<rusqlite::Error> for RecordError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Storage(e.to_string())
+    }
+}
+
+impl From<LockError> for RecordError {
+    fn from(e: LockError) -> Self {
+        match e {
+            LockError::Timeout(timeout) => Self::LockTimeout(timeout),
+            other => Self::Storage(other.to_string()),
+        }
+    }
+}
+
+/// Everything that can go wrong when an embedder opens a database, loads a plugin
+/// or calls one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The plugin (or the store, for direct database use) returned a record error.
+    /// A lock timeout is `Error::Record(RecordError::LockTimeout(..))`.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The database could not be opened or prepared.
+    #[error("cannot open database {}: {source}", path.display())]
+    OpenDatabase {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: RecordError,
+    },
+    /// The plugin could not be read, compiled or linked.
+    #[error("cannot load plugin {plugin}: {reason}")]
+    LoadPlugin {
+        /// The plugin's name (its file name, or `reference` for the embedded one).
+        plugin: String,
+        /// Why, as wasmtime or the file system said it.
+        reason: String,
+    },
+    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access, ...).
+    /// Any write it had in progress was rolled back and the lock released.
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    /// A call named a function the plugin does not export, or gave arguments that
+    /// do not fit its signature.
+    #[error("bad call: {0}")]
+    BadCall(String),
+    /// The wasm engine could not be set up.
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+impl Error {
+    /// Classifies an error from a wasmtime call into the guest: a trap, or an error
+    /// a host import returned to abort the guest.
+    pub(crate) fn from_call(err: wasmtime::Error) -> Self {
+        if let Some(record) = err.downcast_ref::<RecordError>() {
+            return Self::Record(record.clone());
+        }
+        Self::Trap(format!("{err:#}"))
+    }
+}

@@ -1,0 +1,45 @@
+//! A WebAssembly component host with a SQLite record store.
+//!
+//! Plugins are components of the `records:plugin/plugin` world (see `wit/`): they
+//! import the host's `store` interface and export their business logic. The host
+//! keeps the data in SQLite (WAL mode) and serializes every write across processes
+//! with an exclusive `flock` on `db.lock` beside the database, taken with exponential
+//! backoff and a timeout that names the holder. A plugin has no way to write except
+//! through the host, and the host never writes without the lock; reads take no lock.
+//!
+//! ```no_run
+//! use records_host::{Database, Error, RecordError, Runtime};
+//!
+//! # fn main() -> Result<(), Error> {
+//! let runtime = Runtime::new()?;
+//! let plugin = runtime.load_reference()?; // or runtime.load_file(path)
+//! let mut instance = plugin.instantiate(Database::open("data/app.db")?)?;
+//! match instance.create_record("test", 42) {
+//!     Ok(id) => println!("created {id}: {:?}", instance.get_record(id)?),
+//!     Err(Error::Record(RecordError::LockTimeout(timeout))) => eprintln!("{timeout}"),
+//!     Err(other) => return Err(other),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
+//! instances) calls into the store imports, which use [`db`] (SQLite; writes only
+//! through [`db::WriteTxn`], which holds a [`lock::WriteGuard`]) and [`lock`] (the
+//! flock write lock, which knows nothing about wasm or SQLite).
+
+mod bindings;
+mod cache;
+pub mod db;
+mod error;
+mod host;
+pub mod json;
+pub mod lock;
+pub mod runtime;
+pub mod wave_call;
+
+pub use db::{Database, DatabaseOptions, Record, WriteTxn};
+pub use error::{Error, RecordError, RecordId};
+pub use lock::{LockStatus, LockTimeout, WriteGuard, WriteLock};
+pub use runtime::{Plugin, PluginInstance, REFERENCE_PLUGIN, Runtime, RuntimeBuilder};
+pub use wasmtime::component::Val;

@@ -1,0 +1,286 @@
+//! The wasm side: one engine and linker, plugins compiled once, instances per use.
+//!
+//! [`Runtime`] owns the wasmtime [`Engine`] and a [`Linker`] with WASI preview 2 and
+//! the `store` imports. [`Runtime::load`] compiles a component (through the compiled
+//! cache when one is configured) and pre-links it into a [`Plugin`]; a plugin is
+//! instantiated against a [`Database`] into a [`PluginInstance`], whose methods call
+//! the plugin's `records` exports with typed arguments, or any export by a WAVE
+//! expression ([`PluginInstance::call`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker, Val};
+use wasmtime::{Config, Engine, Store};
+
+use crate::bindings;
+use crate::cache::CompiledCache;
+use crate::db::{Database, Record};
+use crate::error::{Error, RecordError, RecordId};
+use crate::host::HostState;
+use crate::wave_call;
+
+/// The reference plugin, built from `guest/` by the build script and embedded.
+pub const REFERENCE_PLUGIN: &[u8] = include_bytes!(env!("REFERENCE_GUEST_WASM"));
+
+/// The name the embedded reference plugin goes by (in errors and the lock file).
+pub const REFERENCE_PLUGIN_NAME: &str = "reference";
+
+/// Builds a [`Runtime`].
+#[derive(Debug, Default, Clone)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+}
+
+impl RuntimeBuilder {
+    /// Keeps compiled plugins in `dir` (created when needed), so a plugin is compiled
+    /// once per machine rather than once per process. Off by default.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Creates the engine and links WASI and the store imports.
+    ///
+    /// # Errors
+    /// [`Error::Engine`] when wasmtime cannot create the engine for this host.
+    pub fn build(self) -> Result<Runtime, Error> {
+        let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let config = Config::new();
+        let engine = Engine::new(&config).map_err(engine_error)?;
+        let mut linker = Linker::new(&engine);
+        // All of WASI preview 2 is linked so that components from any toolchain
+        // instantiate; the per-instance WasiCtx grants none of it (see HostState).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(engine_error)?;
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            cache: self.cache_dir.map(CompiledCache::new),
+        })
+    }
+}
+
+/// A wasm engine with the records host linked in. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    cache: Option<CompiledCache>,
+}
+
+impl Runtime {
+    /// A runtime without a compiled-code cache; see [`RuntimeBuilder`].
+    ///
+    /// # Errors
+    /// As [`RuntimeBuilder::build`].
+    pub fn new() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// A builder for a configured runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Compiles and links a plugin component given as bytes; `name` labels it in
+    /// errors and in the lock file's holder info.
+    ///
+    /// # Errors
+    /// [`Error::LoadPlugin`] when the bytes are not a valid component, or it imports
+    /// something the host does not provide.
+    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, Error> {
+        let _span = tracing::debug_span!("load", plugin = name).entered();
+        let load_error = |e: wasmtime::Error| Error::LoadPlugin {
+            plugin: name.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, wasm),
+            None => Component::new(&self.engine, wasm),
+        }
+        .map_err(load_error)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(load_error)?;
+        Ok(Plugin {
+            name: name.into(),
+            pre,
+        })
+    }
+
+    /// Loads a plugin from a `.wasm` component file, named after the file's stem.
+    ///
+    /// # Errors
+    /// [`Error::LoadPlugin`] when the file cannot be read or loaded.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, Error> {
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let wasm = std::fs::read(path).map_err(|e| Error::LoadPlugin {
+            plugin: name.clone(),
+            reason: format!("reading {}: {e}", path.display()),
+        })?;
+        self.load(&name, &wasm)
+    }
+
+    /// Loads the embedded reference plugin.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_reference(&self) -> Result<Plugin, Error> {
+        self.load(REFERENCE_PLUGIN_NAME, REFERENCE_PLUGIN)
+    }
+}
+
+/// A compiled, linked plugin, ready to instantiate. Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    name: Arc<str>,
+    pre: InstancePre<HostState>,
+}
+
+impl Plugin {
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Instantiates the plugin over `db`. The instance owns the database until
+    /// [`PluginInstance::into_database`]; its writes are labelled `plugin:<name>` in
+    /// the lock file.
+    ///
+    /// # Errors
+    /// [`Error::Trap`] when the plugin's start-up code traps.
+    pub fn instantiate(&self, mut db: Database) -> Result<PluginInstance, Error> {
+        db.set_holder_label(format!("plugin:{}", self.name));
+        let mut store = Store::new(self.pre.engine(), HostState::new(db));
+        let instance = self.pre.instantiate(&mut store).map_err(Error::from_call)?;
+        Ok(PluginInstance {
+            plugin: self.clone(),
+            store,
+            instance,
+            records: None,
+        })
+    }
+}
+
+/// A live plugin instance: its own wasm state and its database.
+pub struct PluginInstance {
+    plugin: Plugin,
+    store: Store<HostState>,
+    instance: Instance,
+    records: Option<bindings::Plugin>,
+}
+
+impl PluginInstance {
+    /// The database this instance works on.
+    pub fn database(&self) -> &Database {
+        self.store.data().db()
+    }
+
+    /// Ends the instance and hands its database back.
+    pub fn into_database(self) -> Database {
+        self.store.into_data().into_db()
+    }
+
+    /// Calls `create-record`: validates and stores a new record, returns its id.
+    ///
+    /// # Errors
+    /// [`Error::Record`] with what the plugin returned (for example
+    /// [`RecordError::LockTimeout`] or [`RecordError::Invalid`]); [`Error::Trap`]
+    /// when it trapped; [`Error::BadCall`] when it does not export `records`.
+    pub fn create_record(&mut self, name: &str, value: i64) -> Result<RecordId, Error> {
+        let (records, store) = self.records()?;
+        let result = records.call_create_record(store, name, value);
+        finish(result)
+    }
+
+    /// Calls `update-record`: sets the value of an existing record.
+    ///
+    /// # Errors
+    /// As [`create_record`](Self::create_record); a missing id is
+    /// [`RecordError::NotFound`].
+    pub fn update_record(&mut self, id: RecordId, value: i64) -> Result<(), Error> {
+        let (records, store) = self.records()?;
+        let result = records.call_update_record(store, id, value);
+        finish(result)
+    }
+
+    /// Calls `get-record`: the record with this id, or `None`.
+    ///
+    /// # Errors
+    /// As [`create_record`](Self::create_record).
+    pub fn get_record(&mut self, id: RecordId) -> Result<Option<Record>, Error> {
+        let (records, store) = self.records()?;
+        let result = records.call_get_record(store, id);
+        Ok(finish(result)?.map(Into::into))
+    }
+
+    /// Calls `get-all-records`: every record, ascending by id.
+    ///
+    /// # Errors
+    /// As [`create_record`](Self::create_record).
+    pub fn get_all_records(&mut self) -> Result<Vec<Record>, Error> {
+        let (records, store) = self.records()?;
+        let result = records.call_get_all_records(store);
+        Ok(finish(result)?.into_iter().map(Into::into).collect())
+    }
+
+    /// Calls `delete-record`: removes an existing record.
+    ///
+    /// # Errors
+    /// As [`update_record`](Self::update_record).
+    pub fn delete_record(&mut self, id: RecordId) -> Result<(), Error> {
+        let (records, store) = self.records()?;
+        let result = records.call_delete_record(store, id);
+        finish(result)
+    }
+
+    /// Calls any export of the plugin given as a WAVE call expression, such as
+    /// `create-record("test", 42)`, and returns its results. The bare function name
+    /// works when only one exported interface has it; otherwise qualify it as
+    /// `interface#function` (for example `records#get-record`).
+    ///
+    /// # Errors
+    /// [`Error::BadCall`] when the expression does not parse, names no export (or
+    /// several), or its arguments do not fit; [`Error::Trap`] when the plugin traps.
+    pub fn call(&mut self, expr: &str) -> Result<Vec<Val>, Error> {
+        let _span = tracing::info_span!("call", plugin = %self.plugin.name, expr).entered();
+        wave_call::call(&mut self.store, &self.instance, expr)
+    }
+
+    fn records(
+        &mut self,
+    ) -> Result<
+        (
+            &bindings::exports::records::plugin::records::Guest,
+            &mut Store<HostState>,
+        ),
+        Error,
+    > {
+        if self.records.is_none() {
+            let bindings = bindings::Plugin::new(&mut self.store, &self.instance).map_err(|e| {
+                Error::BadCall(format!(
+                    "plugin {} does not export records:plugin/records: {e:#}",
+                    self.plugin.name
+                ))
+            })?;
+            self.records = Some(bindings);
+        }
+        let records = self.records.as_ref().expect("set above");
+        Ok((records.records_plugin_records(), &mut self.store))
+    }
+}
+
+/// Flattens a typed export call: trap, or the plugin's own result.
+fn finish<T>(
+    result: wasmtime::Result<Result<T, bindings::records::plugin::types::Error>>,
+) -> Result<T, Error> {
+    result
+        .map_err(Error::from_call)?
+        .map_err(|e| Error::Record(RecordError::from(e)))
+}
