@@ -315,3 +315,178 @@ fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::LockStatus;
+
+    fn open(dir: &tempfile::TempDir) -> Database {
+        Database::open(dir.path().join("app.db")).unwrap()
+    }
+
+    fn pragma<T: rusqlite::types::FromSql>(db: &Database, name: &str) -> T {
+        db.conn
+            .pragma_query_value(None, name, |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_database_is_wal_with_the_pragmas_and_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        assert_eq!(pragma::<String>(&db, "journal_mode"), "wal");
+        assert_eq!(pragma::<i64>(&db, "synchronous"), 1, "NORMAL");
+        assert_eq!(pragma::<i64>(&db, "busy_timeout"), 500);
+        assert_eq!(pragma::<u32>(&db, "user_version"), SCHEMA_VERSION);
+        assert_eq!(db.count().unwrap(), 0);
+        assert_eq!(db.write_lock().path(), dir.path().join("db.lock"));
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_creates_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/app.db");
+        let id = Database::open(&path)
+            .unwrap()
+            .write(|w| w.insert("kept", 1))
+            .unwrap();
+        let db = Database::open(&path).unwrap();
+        assert_eq!(db.get(id).unwrap().unwrap().name, "kept");
+    }
+
+    #[test]
+    fn crud_and_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        let a = db.write(|w| w.insert("a", 1)).unwrap();
+        let b = db.write(|w| w.insert("b", 2)).unwrap();
+        assert_eq!((a, b), (1, 2));
+        db.write(|w| w.update(a, 10)).unwrap();
+        assert_eq!(
+            db.get(a).unwrap(),
+            Some(Record {
+                id: a,
+                name: "a".into(),
+                value: 10
+            })
+        );
+        db.write(|w| w.delete(b)).unwrap();
+        assert_eq!(db.get(b).unwrap(), None);
+        assert_eq!(db.write(|w| w.update(b, 1)), Err(RecordError::NotFound(b)));
+        assert_eq!(db.write(|w| w.delete(99)), Err(RecordError::NotFound(99)));
+        assert_eq!(db.count().unwrap(), 1);
+    }
+
+    #[test]
+    fn scan_pages_in_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        db.write(|w| (0..10).try_for_each(|i| w.insert(&format!("r{i}"), i).map(drop)))
+            .unwrap();
+        let ids = |records: Vec<Record>| records.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(db.scan(None, 3).unwrap()), [1, 2, 3]);
+        assert_eq!(ids(db.scan(Some(8), 5).unwrap()), [9, 10]);
+        assert_eq!(ids(db.scan(Some(10), 5).unwrap()), Vec::<i64>::new());
+        assert_eq!(db.scan(None, 0).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_write_holds_the_lock_until_commit_or_rollback() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        let txn = db.begin_write().unwrap();
+        assert!(matches!(
+            db.write_lock().status().unwrap(),
+            LockStatus::Held { .. }
+        ));
+        txn.insert("x", 1).unwrap();
+        assert_eq!(
+            txn.get(1).unwrap().map(|r| r.value),
+            Some(1),
+            "sees its own write"
+        );
+        drop(txn);
+        assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+        assert_eq!(
+            db.count().unwrap(),
+            0,
+            "dropped without commit: rolled back"
+        );
+
+        let txn = db.begin_write().unwrap();
+        txn.insert("y", 2).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+        assert_eq!(db.count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_failed_write_closure_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir);
+        let result = db.write(|w| {
+            w.insert("first", 1)?;
+            w.update(42, 0)
+        });
+        assert_eq!(result, Err(RecordError::NotFound(42)));
+        assert_eq!(db.count().unwrap(), 0);
+    }
+
+    #[test]
+    fn writers_time_out_while_another_connection_holds_the_lock_but_readers_do_not_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatabaseOptions {
+            lock_timeout: Duration::from_millis(50),
+            holder_label: "plugin:other".into(),
+        };
+        let holder = Database::open_with(dir.path().join("app.db"), options.clone()).unwrap();
+        let waiter = Database::open_with(dir.path().join("app.db"), options).unwrap();
+        holder.write(|w| w.insert("committed", 1)).unwrap();
+        let txn = holder.begin_write().unwrap();
+        txn.insert("pending", 2).unwrap();
+        let Err(RecordError::LockTimeout(timeout)) = waiter.write(|w| w.insert("late", 3)) else {
+            panic!("expected a lock timeout");
+        };
+        assert!(
+            timeout.holder.contains("plugin:other"),
+            "{}",
+            timeout.holder
+        );
+        assert_eq!(
+            waiter.count().unwrap(),
+            1,
+            "reads see committed data only, without waiting"
+        );
+        txn.commit().unwrap();
+        assert_eq!(waiter.count().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        drop(Database::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = Database::open(&path).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("newer than this records-host supports"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let junk = b"this is not a sqlite database, and it must survive".repeat(100);
+        std::fs::write(&path, &junk).unwrap();
+        let err = Database::open(&path).unwrap_err();
+        assert!(matches!(err, Error::OpenDatabase { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+}

@@ -90,6 +90,15 @@ impl Error {
         if let Some(record) = err.downcast_ref::<RecordError>() {
             return Self::Record(record.clone());
         }
-        Self::Trap(format!("{err:#}"))
+        Self::Trap(one_line(&err))
     }
+}
+
+/// A wasmtime error with its causes on one line (some of its messages contain
+/// multi-line debug output), so the CLI can report every error as one line.
+pub(crate) fn one_line(err: &wasmtime::Error) -> String {
+    format!("{err:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -126,7 +126,7 @@ impl WriteLock {
         let start = Instant::now();
         let deadline = start + self.timeout;
         let file = self.open()?;
-        let mut backoff = FIRST_BACKOFF;
+        let mut pauses = Backoff::new();
         let mut attempts = 1u32;
         while !self.try_lock(&file)? {
             let now = Instant::now();
@@ -138,8 +138,8 @@ impl WriteLock {
                 tracing::warn!(lock = %self.path.display(), attempts, holder = %timeout.holder, "write lock timeout");
                 return Err(timeout.into());
             }
-            std::thread::sleep(backoff.min(deadline - now));
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            // The last pause is cut short so that one attempt lands on the deadline.
+            std::thread::sleep(pauses.next_pause().min(deadline - now));
             attempts += 1;
         }
         tracing::debug!(lock = %self.path.display(), attempts, waited_us = start.elapsed().as_micros() as u64, "write lock acquired");
@@ -193,6 +193,26 @@ impl WriteLock {
             path: self.path.clone(),
             source,
         }
+    }
+}
+
+/// The pauses between attempts: 5 ms, doubling, capped at 50 ms.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self {
+            next: FIRST_BACKOFF,
+        }
+    }
+
+    fn next_pause(&mut self) -> Duration {
+        let pause = self.next;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        pause
     }
 }
 
@@ -256,5 +276,172 @@ fn read_holder(mut file: &File) -> String {
         "unknown".to_string()
     } else {
         holder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+    fn lock_in(dir: &tempfile::TempDir, timeout_ms: u64) -> WriteLock {
+        WriteLock::new(
+            dir.path().join(LOCK_FILE_NAME),
+            Duration::from_millis(timeout_ms),
+        )
+    }
+
+    #[test]
+    fn backoff_starts_at_5ms_doubles_and_caps_at_50ms() {
+        let mut backoff = Backoff::new();
+        let pauses: Vec<u64> = (0..7)
+            .map(|_| backoff.next_pause().as_millis() as u64)
+            .collect();
+        assert_eq!(pauses, [5, 10, 20, 40, 50, 50, 50]);
+    }
+
+    #[test]
+    fn holder_info_names_pid_time_and_label_and_is_cleared_on_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_in(&dir, 0);
+        let guard = lock.acquire("plugin:demo").unwrap();
+        let text = std::fs::read_to_string(lock.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], format!("pid:{}", std::process::id()));
+        let time = lines[1].strip_prefix("time:").unwrap();
+        humantime::parse_rfc3339(time).unwrap();
+        assert!(time.ends_with('Z'), "UTC: {time}");
+        assert_eq!(lines[2], "plugin:demo");
+        drop(guard);
+        assert_eq!(std::fs::read_to_string(lock.path()).unwrap(), "");
+    }
+
+    #[test]
+    fn timeout_names_the_holder_after_waiting_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = lock_in(&dir, 0).acquire("plugin:holder").unwrap();
+        let start = Instant::now();
+        let err = lock_in(&dir, 100).acquire("plugin:waiter").unwrap_err();
+        let elapsed = start.elapsed();
+        let LockError::Timeout(timeout) = err else {
+            panic!("expected a timeout, got {err:?}");
+        };
+        assert!(timeout.waited >= Duration::from_millis(100), "{timeout:?}");
+        assert!(elapsed >= Duration::from_millis(100));
+        let pid = format!("pid:{}", std::process::id());
+        assert!(timeout.holder.starts_with(&pid), "{}", timeout.holder);
+        assert!(
+            timeout.holder.ends_with("plugin:holder"),
+            "{}",
+            timeout.holder
+        );
+        let text = timeout.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(
+            lines[0],
+            format!("write lock timeout after {}ms", timeout.waited.as_millis())
+        );
+        assert_eq!(lines[1], format!("  holder: {}", timeout.holder));
+        assert_eq!(lines[2], "  try again or check if holder process is stuck");
+    }
+
+    #[test]
+    fn zero_timeout_fails_at_once_when_held_and_succeeds_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_in(&dir, 0).acquire("").unwrap();
+        assert!(matches!(
+            lock_in(&dir, 0).acquire(""),
+            Err(LockError::Timeout(_))
+        ));
+        drop(held);
+        drop(lock_in(&dir, 0).acquire("").unwrap());
+    }
+
+    #[test]
+    fn a_waiter_gets_the_lock_when_the_holder_releases_before_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_in(&dir, 0).acquire("").unwrap();
+        let waiter = {
+            let lock = lock_in(&dir, 2_000);
+            std::thread::spawn(move || lock.acquire("waiter").map(drop))
+        };
+        std::thread::sleep(Duration::from_millis(30));
+        drop(held);
+        waiter.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn released_on_drop_error_and_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_in(&dir, 0);
+        let is_free = || lock.status().unwrap() == LockStatus::Free;
+
+        drop(lock.acquire("").unwrap());
+        assert!(is_free());
+
+        let failing = || -> Result<(), String> {
+            let _guard = lock.acquire("").map_err(|e| e.to_string())?;
+            Err("the write failed".to_string())
+        };
+        assert!(failing().is_err());
+        assert!(is_free());
+
+        let panicked = std::panic::catch_unwind(|| {
+            let _guard = lock.acquire("").unwrap();
+            panic!("the writer panicked");
+        });
+        assert!(panicked.is_err());
+        assert!(is_free());
+        assert_eq!(std::fs::read_to_string(lock.path()).unwrap(), "");
+    }
+
+    #[test]
+    fn status_reports_free_and_held_with_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_in(&dir, 0);
+        assert_eq!(lock.status().unwrap(), LockStatus::Free, "no lock file yet");
+        let guard = lock.acquire("plugin:x").unwrap();
+        let LockStatus::Held { holder } = lock.status().unwrap() else {
+            panic!("expected held");
+        };
+        assert!(
+            holder.contains(&format!("pid:{}", std::process::id())) && holder.contains("plugin:x")
+        );
+        drop(guard);
+        assert_eq!(lock.status().unwrap(), LockStatus::Free);
+    }
+
+    /// Threads of one process contend like processes do: each acquisition opens its
+    /// own file description. A non-atomic read-modify-write under the lock must
+    /// never interleave, and nobody may time out with a generous deadline.
+    #[test]
+    fn threads_are_serialized() {
+        const THREADS: u32 = 8;
+        const ROUNDS: u32 = 50;
+        let dir = tempfile::tempdir().unwrap();
+        let inside = Arc::new(AtomicBool::new(false));
+        let counter = Arc::new(AtomicU32::new(0));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (lock, inside, counter) =
+                    (lock_in(&dir, 10_000), inside.clone(), counter.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..ROUNDS {
+                        let _guard = lock.acquire("thread").unwrap();
+                        assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                        let seen = counter.load(Ordering::SeqCst);
+                        std::thread::yield_now();
+                        counter.store(seen + 1, Ordering::SeqCst);
+                        inside.store(false, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(counter.load(Ordering::SeqCst), THREADS * ROUNDS);
     }
 }

@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, Store};
 use crate::bindings;
 use crate::cache::CompiledCache;
 use crate::db::{Database, Record};
-use crate::error::{Error, RecordError, RecordId};
+use crate::error::{Error, RecordError, RecordId, one_line};
 use crate::host::HostState;
 use crate::wave_call;
 
@@ -45,7 +45,7 @@ impl RuntimeBuilder {
     /// # Errors
     /// [`Error::Engine`] when wasmtime cannot create the engine for this host.
     pub fn build(self) -> Result<Runtime, Error> {
-        let engine_error = |e: wasmtime::Error| Error::Engine(format!("{e:#}"));
+        let engine_error = |e: wasmtime::Error| Error::Engine(one_line(&e));
         let config = Config::new();
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
@@ -94,8 +94,14 @@ impl Runtime {
         let _span = tracing::debug_span!("load", plugin = name).entered();
         let load_error = |e: wasmtime::Error| Error::LoadPlugin {
             plugin: name.to_string(),
-            reason: format!("{e:#}"),
+            reason: one_line(&e),
         };
+        if !wasm.starts_with(b"\0asm") {
+            return Err(Error::LoadPlugin {
+                plugin: name.to_string(),
+                reason: "not a WebAssembly component (no \\0asm header)".to_string(),
+            });
+        }
         let component = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, wasm),
             None => Component::new(&self.engine, wasm),
@@ -265,8 +271,9 @@ impl PluginInstance {
         if self.records.is_none() {
             let bindings = bindings::Plugin::new(&mut self.store, &self.instance).map_err(|e| {
                 Error::BadCall(format!(
-                    "plugin {} does not export records:plugin/records: {e:#}",
-                    self.plugin.name
+                    "plugin {} does not export records:plugin/records: {}",
+                    self.plugin.name,
+                    one_line(&e)
                 ))
             })?;
             self.records = Some(bindings);

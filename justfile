@@ -1,0 +1,52 @@
+# records-host tasks. `just` lists them; `just ci` is what CI checks.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+alias b := build
+alias t := test
+alias l := lint
+alias d := demo
+
+[private]
+default:
+    @just --list
+
+# Install the pinned toolchain, rustfmt, clippy and the wasm32-wasip2 target (rust-toolchain.toml).
+[group('setup')]
+setup:
+    rustup toolchain install
+
+# Build the host, the CLI and the reference guest.
+[group('build')]
+build: setup
+    cargo build --workspace
+
+# Run every test: unit, guest rules, integration and multi-process.
+[group('test')]
+test: setup
+    cargo test --workspace
+
+# Formatting check and clippy with warnings denied.
+[group('lint')]
+lint: setup
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Format the code.
+[group('lint')]
+fmt:
+    cargo fmt --all
+
+# Create record ("test", 42) through the reference plugin and read it back.
+[group('run')]
+demo *ARGS: setup
+    cargo run -p records-host -- demo {{ARGS}}
+
+# Call one plugin export, e.g. just call 'create-record("x", 1)'.
+[group('run')]
+call *ARGS: setup
+    cargo run -q -p records-host -- call {{ARGS}}
+
+# Everything CI checks.
+[group('test')]
+ci: lint test

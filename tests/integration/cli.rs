@@ -1,0 +1,288 @@
+//! The `records-host` binary: commands, output formats and exit codes.
+
+use std::time::Duration;
+
+use records_host::WriteLock;
+
+use crate::support::*;
+
+#[test]
+fn demo_creates_and_reads_back_the_test_record() {
+    let env = Env::new();
+    let output = run(&mut env.cli("demo", &[]));
+    assert_exit(&output, 0);
+    let db = env.db();
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "database: {}\ncreated record 1\nread back: {{id: 1, name: \"test\", value: 42}}",
+            db.display()
+        )
+    );
+    assert_eq!(stderr(&output), "", "silent unless RUST_LOG is set");
+    assert_exit(&run(&mut env.cli("demo", &[])), 0);
+    assert_eq!(
+        env.open().count().unwrap(),
+        2,
+        "each run creates one record"
+    );
+}
+
+#[test]
+fn demo_defaults_to_data_app_db_in_the_working_directory() {
+    let env = Env::new();
+    let output = run(command(env.dir.path()).arg("demo"));
+    assert_exit(&output, 0);
+    assert!(env.dir.path().join("data/app.db").is_file());
+    assert!(env.dir.path().join("data/db.lock").is_file());
+}
+
+#[test]
+fn demo_reports_a_lock_timeout_and_exits_75() {
+    let env = Env::new();
+    drop(env.open());
+    let _held = WriteLock::for_database(&env.db(), Duration::ZERO)
+        .acquire("test:holder")
+        .unwrap();
+    let output = run(&mut env.cli("demo", &["--lock-timeout", "100"]));
+    assert_exit(&output, 75);
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines[0].starts_with("write lock timeout after "), "{err}");
+    assert!(
+        lines[1].contains(&format!("holder: pid:{}", std::process::id())),
+        "{err}"
+    );
+    assert_eq!(lines[2], "  try again or check if holder process is stuck");
+}
+
+#[test]
+fn call_drives_every_export_with_wave_values() {
+    let env = Env::new();
+    let cases: &[(&str, &str, i32)] = &[
+        (r#"create-record("test", 42)"#, "ok(1)", 0),
+        (r#"create-record("second", -7)"#, "ok(2)", 0),
+        (
+            "get-record(1)",
+            r#"ok(some({id: 1, name: "test", value: 42}))"#,
+            0,
+        ),
+        ("update-record(1, 43)", "ok", 0),
+        ("delete-record(2)", "ok", 0),
+        ("get-record(2)", "ok(none)", 0),
+        (
+            "get-all-records()",
+            r#"ok([{id: 1, name: "test", value: 43}])"#,
+            0,
+        ),
+        (
+            "records:plugin/records@0.1.0#get-record(1)",
+            r#"ok(some({id: 1, name: "test", value: 43}))"#,
+            0,
+        ),
+        ("update-record(9, 1)", "err(not-found(9))", 1),
+        ("delete-record(9)", "err(not-found(9))", 1),
+        (
+            r#"create-record("   ", 1)"#,
+            r#"err(invalid("name must not be empty"))"#,
+            1,
+        ),
+    ];
+    for (call, expected, code) in cases {
+        let output = env.call(&[call]);
+        assert_exit(&output, *code);
+        assert_eq!(&stdout(&output), expected, "{call}");
+        assert_eq!(
+            stderr(&output),
+            "",
+            "{call}: an err(..) result is printed on stdout only"
+        );
+    }
+}
+
+#[test]
+fn call_prints_json_on_request() {
+    let env = Env::new();
+    assert_exit(&env.call(&[r#"create-record("j", 1)"#]), 0);
+    let output = env.call(&["--json", "get-all-records()"]);
+    assert_exit(&output, 0);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({"ok": [{"id": 1, "name": "j", "value": 1}]})
+    );
+    let missing = env.call(&["--json", "delete-record(5)"]);
+    assert_exit(&missing, 1);
+    assert_eq!(stdout(&missing), r#"{"err":{"not-found":5}}"#);
+}
+
+#[test]
+fn a_held_lock_gives_err_lock_timeout_naming_the_holder_and_exit_75() {
+    let env = Env::new();
+    drop(env.open());
+    let _held = WriteLock::for_database(&env.db(), Duration::ZERO)
+        .acquire("test:holder")
+        .unwrap();
+    let output = env.call(&["--lock-timeout", "100", r#"create-record("x", 1)"#]);
+    assert_exit(&output, 75);
+    let out = stdout(&output);
+    assert!(out.starts_with("err(lock-timeout({waited-ms: "), "{out}");
+    assert!(
+        out.contains(&format!("holder: \"pid:{} time:", std::process::id())),
+        "{out}"
+    );
+    assert!(out.contains("test:holder"), "{out}");
+    // Reads take no lock: they succeed while the lock is held.
+    assert_exit(&env.call(&["--lock-timeout", "0", "get-all-records()"]), 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    for args in [
+        vec!["call"],
+        vec!["call", "--lock-timeout", "soon", "get-record(1)"],
+        vec!["call", "no-such-function()"],
+        vec!["call", "get-record(\"one\")"],
+        vec!["call", "get-record(1"],
+        vec!["call", "get-record"],
+        vec!["frobnicate"],
+    ] {
+        let output = run(command(env.dir.path()).args(&args));
+        assert_exit(&output, 2);
+        assert!(!stderr(&output).is_empty(), "{args:?} explains itself");
+    }
+    assert!(!env.db().exists() || env.open().count().unwrap() == 0);
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let output = run(command(std::path::Path::new(".")).arg("--help"));
+    assert_exit(&output, 0);
+    let help = stdout(&output);
+    for line in [
+        "0   success",
+        "1   the call returned err(..)",
+        "2   usage error",
+        "75  a write timed out",
+    ] {
+        assert!(help.contains(line), "{line:?} missing from:\n{help}");
+    }
+}
+
+#[test]
+fn a_file_that_is_not_a_database_fails_in_one_line_and_is_left_untouched() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.db().parent().unwrap()).unwrap();
+    std::fs::write(env.db(), b"precious bytes that are not sqlite").unwrap();
+    let output = env.call(&[r#"create-record("x", 1)"#]);
+    assert_exit(&output, 1);
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot open database"), "{err}");
+    assert_eq!(
+        std::fs::read(env.db()).unwrap(),
+        b"precious bytes that are not sqlite"
+    );
+}
+
+#[test]
+fn plugins_load_from_files_and_bad_files_fail_in_one_line() {
+    let env = Env::new();
+    let plugin = env.dir.path().join("copy.wasm");
+    std::fs::write(&plugin, records_host::REFERENCE_PLUGIN).unwrap();
+    let plugin_arg = plugin.to_str().unwrap();
+    let output = env.call(&["--plugin", plugin_arg, r#"create-record("via file", 1)"#]);
+    assert_exit(&output, 0);
+    assert_eq!(stdout(&output), "ok(1)");
+
+    let junk = env.dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not a component").unwrap();
+    for path in [junk.to_str().unwrap(), "/nonexistent/plugin.wasm"] {
+        let output = env.call(&["--plugin", path, "get-record(1)"]);
+        assert_exit(&output, 1);
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("cannot load plugin"), "{err}");
+    }
+    assert_eq!(env.open().count().unwrap(), 1, "stored data is untouched");
+}
+
+#[test]
+fn lock_status_reports_free_and_held() {
+    let env = Env::new();
+    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+    drop(env.open());
+    let held = WriteLock::for_database(&env.db(), Duration::ZERO)
+        .acquire("test:holder")
+        .unwrap();
+    let output = run(&mut env.cli("lock-status", &[]));
+    assert_exit(&output, 0);
+    assert_eq!(
+        stdout(&output).lines().next(),
+        Some("held"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stdout(&output).contains(&format!("holder: pid:{}", std::process::id())));
+    drop(held);
+    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+}
+
+#[test]
+fn rust_log_turns_on_diagnostics() {
+    let env = Env::new();
+    let output = run(env
+        .cli("call", &[r#"create-record("x", 1)"#])
+        .env("RUST_LOG", "records_host=debug"));
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains("write lock acquired"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// A corrupt or truncated cache entry is detected by its checksum, recompiled and
+/// replaced; `--no-cache` writes nothing.
+#[test]
+fn the_compiled_plugin_cache_survives_corruption() {
+    let env = Env::new();
+    let cache = env.dir.path().join("cache");
+    let call = |extra: &[&str]| {
+        let mut cmd = env.cli("call", extra);
+        cmd.arg("get-all-records()")
+            .env("RECORDS_HOST_CACHE_DIR", &cache);
+        run(&mut cmd)
+    };
+    assert_exit(&call(&["--no-cache"]), 0);
+    assert!(!cache.exists(), "--no-cache writes no cache");
+
+    assert_exit(&call(&[]), 0);
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    let good = std::fs::read(entry).unwrap();
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xff;
+    for corrupt in [
+        flipped,
+        good[..good.len() / 3].to_vec(),
+        b"garbage".to_vec(),
+    ] {
+        std::fs::write(entry, &corrupt).unwrap();
+        let output = call(&[]);
+        assert_exit(&output, 0);
+        assert_eq!(stdout(&output), "ok([])");
+        assert_eq!(
+            std::fs::read(entry).unwrap(),
+            good,
+            "the entry was rewritten"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of records-host as its users meet it: the `records-host` binary
+//! (spawned for real, many at once for the cross-process claims) and the library.
+
+// Test helpers outside #[test] functions unwrap too: a failed setup is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod crash;
+mod library;
+mod multiprocess;
+mod support;

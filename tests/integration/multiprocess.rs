@@ -1,0 +1,60 @@
+//! Many real `records-host` processes writing to one database at once.
+
+use std::collections::HashSet;
+
+use crate::support::*;
+
+/// 8 processes each create 100 records through `records-host call`: every create
+/// succeeds, ids are unique, and the database holds exactly 800 rows.
+#[test]
+fn eight_processes_creating_100_records_each_lose_nothing() {
+    const PROCESSES: usize = 8;
+    const CREATES: usize = 100;
+    let env = Env::new();
+    // Create the database and warm the compiled-plugin cache before the race.
+    assert_exit(&env.call(&["get-all-records()"]), 0);
+
+    let ids: Vec<i64> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..PROCESSES)
+            .map(|p| {
+                let env = &env;
+                scope.spawn(move || {
+                    (0..CREATES)
+                        .map(|i| {
+                            let call = format!(r#"create-record("p{p}-{i}", {i})"#);
+                            let output = env.call(&[&call]);
+                            assert_exit(&output, 0);
+                            let text = stdout(&output);
+                            text.strip_prefix("ok(")
+                                .and_then(|rest| rest.strip_suffix(')'))
+                                .and_then(|id| id.parse().ok())
+                                .unwrap_or_else(|| panic!("unexpected output {text}"))
+                        })
+                        .collect::<Vec<i64>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+
+    assert_eq!(ids.len(), PROCESSES * CREATES);
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        PROCESSES * CREATES,
+        "ids are unique"
+    );
+    let db = env.open();
+    assert_eq!(db.count().unwrap(), (PROCESSES * CREATES) as u64);
+    let records = db.scan(None, 10_000).unwrap();
+    for p in 0..PROCESSES {
+        let mine = records
+            .iter()
+            .filter(|r| r.name.starts_with(&format!("p{p}-")))
+            .count();
+        assert_eq!(mine, CREATES, "process {p}'s records");
+    }
+    assert_eq!(integrity_check(&env.db()), "ok");
+}

@@ -1,0 +1,154 @@
+//! Shared test helpers: temp databases, the CLI command builder, and a helper
+//! process that holds the write lock until it is killed.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use records_host::{Database, DatabaseOptions};
+
+/// The `records-host` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_records-host");
+
+/// A temp directory with a database path in it; removed on drop.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// `<tmp>/data/app.db`, not created yet.
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("data").join("app.db")
+    }
+
+    /// `records-host <sub> --db <db> <args>`, in the temp dir, sharing the compiled
+    /// plugin cache of the whole test run.
+    pub fn cli(&self, sub: &str, args: &[&str]) -> Command {
+        let mut cmd = command(self.dir.path());
+        cmd.arg(sub).arg("--db").arg(self.db()).args(args);
+        cmd
+    }
+
+    /// Runs `records-host call --db <db> <args...>`.
+    pub fn call(&self, args: &[&str]) -> Output {
+        run(&mut self.cli("call", args))
+    }
+
+    /// Opens the database directly through the library.
+    pub fn open(&self) -> Database {
+        Database::open(self.db()).expect("open db")
+    }
+
+    /// Opens the database with a given lock timeout.
+    pub fn open_with_timeout(&self, ms: u64) -> Database {
+        let options = DatabaseOptions {
+            lock_timeout: Duration::from_millis(ms),
+            ..DatabaseOptions::default()
+        };
+        Database::open_with(self.db(), options).expect("open db")
+    }
+}
+
+/// A `records-host` command in `cwd` with the shared plugin cache and no logging.
+pub fn command(cwd: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(cwd)
+        .env("RECORDS_HOST_CACHE_DIR", shared_cache_dir())
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// One compiled-plugin cache for every CLI process of the test run, so the plugin
+/// is compiled once, not once per spawned process.
+pub fn shared_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache")
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("spawn records-host")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_string()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr)
+        .trim_end()
+        .to_string()
+}
+
+/// Asserts the exit code, showing the output when it differs.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// `PRAGMA integrity_check` of the database, through a plain connection.
+pub fn integrity_check(db: &Path) -> String {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .expect("integrity_check")
+}
+
+/// Set in the environment of the helper process: the database it writes to.
+const HOLDER_DB_ENV: &str = "RECORDS_HOST_TEST_HOLDER_DB";
+
+/// Not a test: the body of the helper process that [`spawn_lock_holder`] starts (this
+/// same test binary, filtered to this one ignored test). It opens a write
+/// transaction, inserts a row it never commits, says `locked`, and sleeps until
+/// it is killed.
+#[test]
+#[ignore = "helper process for the crash tests; does nothing unless spawned by them"]
+fn lock_holder_process() {
+    let Some(db) = std::env::var_os(HOLDER_DB_ENV) else {
+        return;
+    };
+    let mut db = Database::open(PathBuf::from(db)).expect("open db");
+    db.set_holder_label("test:lock-holder-process");
+    let txn = db.begin_write().expect("lock");
+    txn.insert("never committed", 1).expect("insert");
+    println!("locked");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Starts a separate process that holds the write lock of `db` inside an open
+/// write transaction, and returns once it holds it.
+pub fn spawn_lock_holder(db: &Path) -> Child {
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "support::lock_holder_process",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(HOLDER_DB_ENV, db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the lock holder");
+    let out = child.stdout.take().expect("piped");
+    let locked = BufReader::new(out)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line == "locked");
+    assert!(locked, "the lock holder exited before taking the lock");
+    child
+}
