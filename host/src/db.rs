@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{Error, RecordError, RecordId};
@@ -93,7 +94,8 @@ impl Database {
             std::fs::create_dir_all(dir)
                 .map_err(|e| RecordError::Storage(format!("creating {}: {e}", dir.display())))?;
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
+        trace_sql(&mut conn)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let db = Self {
@@ -291,6 +293,22 @@ impl WriteTxn<'_> {
     pub fn commit(self) -> Result<(), RecordError> {
         Ok(self.tx.commit()?)
     }
+}
+
+/// Logs every statement with its duration when `records_host::sql=trace` is on
+/// (`RUST_LOG`); costs nothing otherwise, since the hook is not even installed.
+fn trace_sql(conn: &mut Connection) -> rusqlite::Result<()> {
+    if !tracing::enabled!(target: "records_host::sql", tracing::Level::TRACE) {
+        return Ok(());
+    }
+    conn.trace_v2(
+        TraceEventCodes::SQLITE_TRACE_PROFILE,
+        Some(|event: TraceEvent<'_>| {
+            if let TraceEvent::Profile(stmt, took) = event {
+                tracing::trace!(target: "records_host::sql", sql = %stmt.sql(), took_us = took.as_micros() as u64);
+            }
+        }),
+    )
 }
 
 fn get(conn: &Connection, id: RecordId) -> Result<Option<Record>, RecordError> {

@@ -21,12 +21,18 @@ pub(crate) struct HostState {
 
 impl HostState {
     /// State for one plugin instance. The WASI context grants nothing: no
-    /// preopened directories, no environment, no arguments, no network, and stdio
-    /// that goes nowhere. The store imports are the plugin's only way to persist.
+    /// preopened directories, no environment, no arguments, no network, a closed
+    /// stdin and stdout/stderr that go nowhere (clocks and random are fine). The
+    /// store imports are the plugin's only way to persist anything.
     pub(crate) fn new(db: Database) -> Self {
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
         Self {
             db,
-            wasi: WasiCtx::builder().build(),
+            wasi,
             table: ResourceTable::new(),
         }
     }

@@ -200,6 +200,7 @@ impl PluginInstance {
     /// [`RecordError::LockTimeout`] or [`RecordError::Invalid`]); [`Error::Trap`]
     /// when it trapped; [`Error::BadCall`] when it does not export `records`.
     pub fn create_record(&mut self, name: &str, value: i64) -> Result<RecordId, Error> {
+        let _span = self.span("create-record");
         let (records, store) = self.records()?;
         let result = records.call_create_record(store, name, value);
         finish(result)
@@ -211,6 +212,7 @@ impl PluginInstance {
     /// As [`create_record`](Self::create_record); a missing id is
     /// [`RecordError::NotFound`].
     pub fn update_record(&mut self, id: RecordId, value: i64) -> Result<(), Error> {
+        let _span = self.span("update-record");
         let (records, store) = self.records()?;
         let result = records.call_update_record(store, id, value);
         finish(result)
@@ -221,6 +223,7 @@ impl PluginInstance {
     /// # Errors
     /// As [`create_record`](Self::create_record).
     pub fn get_record(&mut self, id: RecordId) -> Result<Option<Record>, Error> {
+        let _span = self.span("get-record");
         let (records, store) = self.records()?;
         let result = records.call_get_record(store, id);
         Ok(finish(result)?.map(Into::into))
@@ -231,6 +234,7 @@ impl PluginInstance {
     /// # Errors
     /// As [`create_record`](Self::create_record).
     pub fn get_all_records(&mut self) -> Result<Vec<Record>, Error> {
+        let _span = self.span("get-all-records");
         let (records, store) = self.records()?;
         let result = records.call_get_all_records(store);
         Ok(finish(result)?.into_iter().map(Into::into).collect())
@@ -241,6 +245,7 @@ impl PluginInstance {
     /// # Errors
     /// As [`update_record`](Self::update_record).
     pub fn delete_record(&mut self, id: RecordId) -> Result<(), Error> {
+        let _span = self.span("delete-record");
         let (records, store) = self.records()?;
         let result = records.call_delete_record(store, id);
         finish(result)
@@ -257,6 +262,10 @@ impl PluginInstance {
     pub fn call(&mut self, expr: &str) -> Result<Vec<Val>, Error> {
         let _span = tracing::info_span!("call", plugin = %self.plugin.name, expr).entered();
         wave_call::call(&mut self.store, &self.instance, expr)
+    }
+
+    fn span(&self, func: &str) -> tracing::span::EnteredSpan {
+        tracing::info_span!("call", plugin = %self.plugin.name, func).entered()
     }
 
     fn records(

@@ -1,9 +1,5 @@
 //! The `records-host` binary: commands, output formats and exit codes.
 
-use std::time::Duration;
-
-use records_host::WriteLock;
-
 use crate::support::*;
 
 #[test]
@@ -40,10 +36,7 @@ fn demo_defaults_to_data_app_db_in_the_working_directory() {
 #[test]
 fn demo_reports_a_lock_timeout_and_exits_75() {
     let env = Env::new();
-    drop(env.open());
-    let _held = WriteLock::for_database(&env.db(), Duration::ZERO)
-        .acquire("test:holder")
-        .unwrap();
+    let _held = env.hold_lock();
     let output = run(&mut env.cli("demo", &["--lock-timeout", "100"]));
     assert_exit(&output, 75);
     let err = stderr(&output);
@@ -119,10 +112,7 @@ fn call_prints_json_on_request() {
 #[test]
 fn a_held_lock_gives_err_lock_timeout_naming_the_holder_and_exit_75() {
     let env = Env::new();
-    drop(env.open());
-    let _held = WriteLock::for_database(&env.db(), Duration::ZERO)
-        .acquire("test:holder")
-        .unwrap();
+    let _held = env.hold_lock();
     let output = env.call(&["--lock-timeout", "100", r#"create-record("x", 1)"#]);
     assert_exit(&output, 75);
     let out = stdout(&output);
@@ -212,10 +202,7 @@ fn plugins_load_from_files_and_bad_files_fail_in_one_line() {
 fn lock_status_reports_free_and_held() {
     let env = Env::new();
     assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
-    drop(env.open());
-    let held = WriteLock::for_database(&env.db(), Duration::ZERO)
-        .acquire("test:holder")
-        .unwrap();
+    let held = env.hold_lock();
     let output = run(&mut env.cli("lock-status", &[]));
     assert_exit(&output, 0);
     assert_eq!(

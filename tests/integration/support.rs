@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use records_host::{Database, DatabaseOptions};
+use records_host::{Database, DatabaseOptions, WriteGuard, WriteLock};
 
 /// The `records-host` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_records-host");
@@ -44,6 +44,15 @@ impl Env {
     /// Opens the database directly through the library.
     pub fn open(&self) -> Database {
         Database::open(self.db()).expect("open db")
+    }
+
+    /// Creates the database and takes its write lock in this process, labelled
+    /// `test:holder`, until the guard is dropped.
+    pub fn hold_lock(&self) -> WriteGuard {
+        let db = self.open();
+        WriteLock::new(db.write_lock().path(), Duration::ZERO)
+            .acquire("test:holder")
+            .expect("take the write lock")
     }
 
     /// Opens the database with a given lock timeout.
