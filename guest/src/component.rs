@@ -1,16 +1,18 @@
-//! The `records` export of the reference plugin: its rules applied over `store`.
+//! The `records` and `counters` exports of the reference plugin: its rules applied
+//! over the host's `store`.
 
 mod bindings {
     #![allow(missing_docs)]
     wit_bindgen::generate!({
         path: "../wit",
-        world: "plugin",
+        world: "counters-plugin",
     });
 }
 
 use crate::rules;
+use bindings::exports::records::plugin::counters::Guest as Counters;
 use bindings::exports::records::plugin::records::Guest;
-use bindings::records::plugin::store;
+use bindings::records::plugin::store::{self, WriteTxn};
 use bindings::records::plugin::types::{Error, Record, RecordId};
 
 /// The exported `records` interface.
@@ -36,6 +38,32 @@ impl Guest for ReferencePlugin {
 
     fn delete_record(id: RecordId) -> Result<(), Error> {
         store::delete(id)
+    }
+}
+
+/// Read-modify-write in one write transaction: the record cannot change between
+/// the read and the write, whatever other processes do. Returning early (`?`) drops
+/// the transaction, which rolls it back.
+impl Counters for ReferencePlugin {
+    fn increment(id: RecordId, delta: i64) -> Result<i64, Error> {
+        let txn = store::begin_write()?;
+        let record = txn.get(id)?.ok_or(Error::NotFound(id))?;
+        let value = rules::incremented(record.value, delta).map_err(Error::Invalid)?;
+        txn.update(id, value)?;
+        WriteTxn::commit(txn)?;
+        Ok(value)
+    }
+
+    fn transfer(source: RecordId, target: RecordId, amount: i64) -> Result<(), Error> {
+        let txn = store::begin_write()?;
+        let from = txn.get(source)?.ok_or(Error::NotFound(source))?;
+        let to = txn.get(target)?.ok_or(Error::NotFound(target))?;
+        let (from_value, to_value) =
+            rules::transferred((source, from.value), (target, to.value), amount)
+                .map_err(Error::Invalid)?;
+        txn.update(source, from_value)?;
+        txn.update(target, to_value)?;
+        WriteTxn::commit(txn)
     }
 }
 

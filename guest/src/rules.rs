@@ -48,9 +48,70 @@ pub fn collect_pages<T, E>(
     }
 }
 
+/// `value + delta`, or why it cannot be stored.
+///
+/// # Errors
+/// When the sum overflows a signed 64-bit value.
+pub fn incremented(value: i64, delta: i64) -> Result<i64, String> {
+    value
+        .checked_add(delta)
+        .ok_or_else(|| format!("{value} + {delta} does not fit in a 64-bit value"))
+}
+
+/// The source's and target's values after moving `amount` from one to the other.
+///
+/// # Errors
+/// When source and target are the same record, `amount` is negative, the source
+/// would go negative, or the target would overflow.
+pub fn transferred(
+    (source_id, source): (i64, i64),
+    (target_id, target): (i64, i64),
+    amount: i64,
+) -> Result<(i64, i64), String> {
+    if source_id == target_id {
+        return Err(format!(
+            "source and target are the same record ({source_id})"
+        ));
+    }
+    if amount < 0 {
+        return Err(format!("amount must not be negative, got {amount}"));
+    }
+    let remaining = source
+        .checked_sub(amount)
+        .filter(|left| *left >= 0)
+        .ok_or_else(|| {
+            format!("record {source_id} has {source}, cannot move {amount} out of it")
+        })?;
+    let received = target
+        .checked_add(amount)
+        .ok_or_else(|| format!("record {target_id} would overflow"))?;
+    Ok((remaining, received))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn increments_add_and_refuse_overflow() {
+        assert_eq!(incremented(41, 1), Ok(42));
+        assert_eq!(incremented(5, -7), Ok(-2));
+        assert!(incremented(i64::MAX, 1).is_err());
+        assert!(incremented(i64::MIN, -1).is_err());
+    }
+
+    #[test]
+    fn transfers_move_value_without_making_the_source_negative() {
+        assert_eq!(transferred((1, 10), (2, 5), 10), Ok((0, 15)));
+        assert_eq!(transferred((1, 10), (2, 5), 0), Ok((10, 5)));
+        let err = transferred((1, 10), (2, 5), 11).unwrap_err();
+        assert!(err.contains("cannot move 11"), "{err}");
+        assert!(transferred((1, 10), (2, 5), -1).is_err());
+        assert!(transferred((3, 10), (3, 10), 1).is_err());
+        assert!(transferred((1, 10), (2, i64::MAX), 1).is_err());
+        // A source that is already negative cannot give anything.
+        assert!(transferred((1, -5), (2, 0), 1).is_err());
+    }
 
     #[test]
     fn names_are_trimmed() {

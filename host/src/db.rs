@@ -2,24 +2,31 @@
 //!
 //! Reads run on the connection directly and take no lock: WAL readers never block
 //! and are never blocked. Writes exist only as methods of [`WriteTxn`], and the only
-//! way to get one is [`Database::begin_write`], which takes the cross-process write
-//! lock first and then opens an `IMMEDIATE` transaction. A write without the lock does
-//! not compile. Dropping a `WriteTxn` without committing rolls back, then releases the
-//! lock (field order guarantees the sequence).
+//! ways to get one, [`Database::begin_write`] and [`Database::write`], take the
+//! cross-process write lock first and then open an `IMMEDIATE` transaction. A write
+//! without the lock does not compile.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{Error, RecordError, RecordId};
-use crate::lock::{DEFAULT_LOCK_TIMEOUT, WriteGuard, WriteLock};
+use crate::lock::{DEFAULT_LOCK_TIMEOUT, WriteLock};
+use crate::reaper;
+use crate::txn::WriteTxn;
+use crate::util::locked;
 
 /// How long SQLite itself retries a busy database (`PRAGMA busy_timeout`). Writers
 /// are already serialized by the flock; this covers WAL checkpoints and foreign
 /// writers that do not use the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How long a transaction from [`Database::begin_write`] may stay open unless
+/// configured otherwise.
+pub const DEFAULT_TXN_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Schema migrations; `PRAGMA user_version` is the number applied so far.
 const MIGRATIONS: &[&str] =
@@ -48,6 +55,9 @@ pub struct DatabaseOptions {
     /// `pid:` and `time:` lines, so that a waiter can tell who holds it
     /// (the runtime sets `plugin:<name>`).
     pub holder_label: String,
+    /// How long a transaction from [`Database::begin_write`] may stay open before
+    /// the host rolls it back and releases the lock.
+    pub txn_deadline: Duration,
 }
 
 impl Default for DatabaseOptions {
@@ -55,17 +65,24 @@ impl Default for DatabaseOptions {
         Self {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             holder_label: String::new(),
+            txn_deadline: DEFAULT_TXN_DEADLINE,
         }
     }
 }
 
 /// An open record database and its write lock.
+///
+/// One `Database` is one SQLite connection: it is `Send` and `Sync`, and its
+/// operations take turns on the connection. A transaction from
+/// [`begin_write`](Self::begin_write) shares the connection, so reads through the
+/// `Database` while it is open see its uncommitted writes.
 #[derive(Debug)]
 pub struct Database {
-    conn: Connection,
+    conn: Arc<Mutex<Connection>>,
     path: PathBuf,
     lock: WriteLock,
     holder_label: String,
+    txn_deadline: Duration,
 }
 
 impl Database {
@@ -98,56 +115,15 @@ impl Database {
         trace_sql(&mut conn)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let db = Self {
-            conn,
+        let lock = WriteLock::for_database(path, options.lock_timeout);
+        prepare(&conn, &lock, &options.holder_label, path)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
-            lock: WriteLock::for_database(path, options.lock_timeout),
+            lock,
             holder_label: options.holder_label,
-        };
-        db.prepare()?;
-        Ok(db)
-    }
-
-    /// Switches the file to WAL and brings the schema up to date. Both write to the
-    /// file, so both happen under the write lock, and only when needed: an existing,
-    /// current database is opened without taking the lock.
-    fn prepare(&self) -> Result<(), RecordError> {
-        let mode: String = self
-            .conn
-            .pragma_query_value(None, "journal_mode", |row| row.get(0))?;
-        let version = self.schema_version()?;
-        if version > SCHEMA_VERSION {
-            return Err(RecordError::Storage(format!(
-                "schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
-            )));
-        }
-        if mode.eq_ignore_ascii_case("wal") && version == SCHEMA_VERSION {
-            return Ok(());
-        }
-        let _guard = self.lock.acquire(&self.holder_label)?;
-        let mode: String =
-            self.conn
-                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(RecordError::Storage(format!(
-                "cannot switch to WAL (journal_mode is {mode})"
-            )));
-        }
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let version = self.schema_version()?;
-        for (applied, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(migration)?;
-            tx.pragma_update(None, "user_version", applied as i64 + 1)?;
-            tracing::info!(db = %self.path.display(), version = applied + 1, "schema migrated");
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn schema_version(&self) -> Result<u32, RecordError> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+            txn_deadline: options.txn_deadline,
+        })
     }
 
     /// The database file.
@@ -170,7 +146,10 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when SQLite fails.
     pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        get(&self.conn, id)
+        Ok(locked(&self.conn)
+            .prepare_cached("SELECT id, name, value FROM records WHERE id = ?1")?
+            .query_row(params![id], record_from_row)
+            .optional()?)
     }
 
     /// Records with id greater than `after` (all when `None`), ascending by id, at
@@ -179,7 +158,8 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when SQLite fails.
     pub fn scan(&self, after: Option<RecordId>, limit: u32) -> Result<Vec<Record>, RecordError> {
-        let mut stmt = self.conn.prepare_cached(
+        let conn = locked(&self.conn);
+        let mut stmt = conn.prepare_cached(
             "SELECT id, name, value FROM records WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
         let rows = stmt.query_map(
@@ -194,105 +174,103 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when SQLite fails.
     pub fn count(&self) -> Result<u64, RecordError> {
-        let count: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM records", [], |row| row.get(0))?;
+        let count: i64 =
+            locked(&self.conn).query_row("SELECT count(*) FROM records", [], |row| row.get(0))?;
         Ok(count.unsigned_abs())
     }
 
     /// Takes the write lock (waiting up to the lock timeout) and opens an `IMMEDIATE`
-    /// transaction. Commit with [`WriteTxn::commit`]; dropping it rolls back. Either
-    /// way the lock is released right after.
+    /// transaction that may stay open across calls until its deadline
+    /// ([`DatabaseOptions::txn_deadline`]). Commit with [`WriteTxn::commit`];
+    /// dropping it rolls back; at the deadline the host rolls it back. Each way the
+    /// lock is released right after. The lock file names the holder's label and
+    /// says it is a transaction.
     ///
     /// # Errors
     /// [`RecordError::LockTimeout`] when another writer held the lock past the
-    /// timeout; [`RecordError::Storage`] when the lock file or SQLite fails.
-    pub fn begin_write(&self) -> Result<WriteTxn<'_>, RecordError> {
-        let guard = self.lock.acquire(&self.holder_label)?;
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        Ok(WriteTxn { tx, _guard: guard })
+    /// timeout; [`RecordError::Invalid`] when a transaction of this `Database` is
+    /// already open (waiting for it would wait forever); [`RecordError::Storage`]
+    /// when the lock file or SQLite fails.
+    pub fn begin_write(&self) -> Result<WriteTxn, RecordError> {
+        let until = humantime::format_rfc3339_millis(SystemTime::now() + self.txn_deadline);
+        let label = format!("{}\ntxn:open until:{until}", self.holder_label);
+        let txn = self.begin(label.trim_start(), Some(self.txn_deadline))?;
+        if let Some(deadline) = txn.deadline() {
+            reaper::watch(deadline, Arc::downgrade(txn.shared()));
+        }
+        Ok(txn)
     }
 
-    /// Runs `write` in a write transaction and commits it when it returns `Ok`.
+    /// Runs `write` in a write transaction and commits it when it returns `Ok`: the
+    /// host's own single writes. It has no deadline, since no guest code runs
+    /// while it is open.
     ///
     /// # Errors
-    /// Whatever [`begin_write`](Self::begin_write), `write` or the commit return; on
-    /// error nothing is written.
+    /// As [`begin_write`](Self::begin_write), or what `write` or the commit return;
+    /// on error nothing is written.
     pub fn write<T>(
         &self,
-        write: impl FnOnce(&WriteTxn<'_>) -> Result<T, RecordError>,
+        write: impl FnOnce(&WriteTxn) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
-        let txn = self.begin_write()?;
+        let txn = self.begin(&self.holder_label, None)?;
         let value = write(&txn)?;
         txn.commit()?;
         Ok(value)
     }
+
+    fn begin(&self, label: &str, deadline: Option<Duration>) -> Result<WriteTxn, RecordError> {
+        if !locked(&self.conn).is_autocommit() {
+            return Err(RecordError::Invalid(
+                "a write transaction is already open here: write through it, or commit or drop it first"
+                    .into(),
+            ));
+        }
+        let guard = self.lock.acquire(label)?;
+        locked(&self.conn).execute_batch("BEGIN IMMEDIATE")?;
+        Ok(WriteTxn::begun(self.conn.clone(), guard, deadline))
+    }
 }
 
-/// An open write transaction, holding the write lock. The only place writes exist.
-#[must_use = "dropping a write transaction rolls it back"]
-#[derive(Debug)]
-pub struct WriteTxn<'db> {
-    // Declared before the guard: on drop the transaction rolls back first, then the
-    // lock is released.
-    tx: Transaction<'db>,
-    _guard: WriteGuard,
+/// Switches the file to WAL and brings the schema up to date. Both write to the
+/// file, so both happen under the write lock, and only when needed: an existing,
+/// current database is opened without taking the lock.
+fn prepare(
+    conn: &Connection,
+    lock: &WriteLock,
+    label: &str,
+    path: &Path,
+) -> Result<(), RecordError> {
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+    let version = schema_version(conn)?;
+    if version > SCHEMA_VERSION {
+        return Err(RecordError::Storage(format!(
+            "schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
+        )));
+    }
+    if mode.eq_ignore_ascii_case("wal") && version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let _guard = lock.acquire(label)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(RecordError::Storage(format!(
+            "cannot switch to WAL (journal_mode is {mode})"
+        )));
+    }
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let version = schema_version(conn)?;
+    for (applied, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", applied as i64 + 1)?;
+        tracing::info!(db = %path.display(), version = applied + 1, "schema migrated");
+    }
+    tx.commit()?;
+    Ok(())
 }
 
-impl WriteTxn<'_> {
-    /// The record with this id as this transaction sees it (its own writes included).
-    ///
-    /// # Errors
-    /// [`RecordError::Storage`] when SQLite fails.
-    pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        get(&self.tx, id)
-    }
-
-    /// Stores a new record and returns its id.
-    ///
-    /// # Errors
-    /// [`RecordError::Storage`] when SQLite fails.
-    pub fn insert(&self, name: &str, value: i64) -> Result<RecordId, RecordError> {
-        self.tx
-            .prepare_cached("INSERT INTO records (name, value) VALUES (?1, ?2)")?
-            .execute(params![name, value])?;
-        Ok(self.tx.last_insert_rowid())
-    }
-
-    /// Sets the value of record `id`.
-    ///
-    /// # Errors
-    /// [`RecordError::NotFound`] when no record has this id; [`RecordError::Storage`]
-    /// when SQLite fails.
-    pub fn update(&self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        let changed = self
-            .tx
-            .prepare_cached("UPDATE records SET value = ?2 WHERE id = ?1")?
-            .execute(params![id, value])?;
-        found(changed, id)
-    }
-
-    /// Removes record `id`.
-    ///
-    /// # Errors
-    /// [`RecordError::NotFound`] when no record has this id; [`RecordError::Storage`]
-    /// when SQLite fails.
-    pub fn delete(&self, id: RecordId) -> Result<(), RecordError> {
-        let changed = self
-            .tx
-            .prepare_cached("DELETE FROM records WHERE id = ?1")?
-            .execute(params![id])?;
-        found(changed, id)
-    }
-
-    /// Commits the transaction, then releases the lock.
-    ///
-    /// # Errors
-    /// [`RecordError::Storage`] when SQLite cannot commit; the transaction is rolled
-    /// back and the lock released.
-    pub fn commit(self) -> Result<(), RecordError> {
-        Ok(self.tx.commit()?)
-    }
+fn schema_version(conn: &Connection) -> Result<u32, RecordError> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
 }
 
 /// Logs every statement with its duration when `records_host::sql=trace` is on
@@ -311,27 +289,12 @@ fn trace_sql(conn: &mut Connection) -> rusqlite::Result<()> {
     )
 }
 
-fn get(conn: &Connection, id: RecordId) -> Result<Option<Record>, RecordError> {
-    Ok(conn
-        .prepare_cached("SELECT id, name, value FROM records WHERE id = ?1")?
-        .query_row(params![id], record_from_row)
-        .optional()?)
-}
-
-fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+pub(crate) fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
         id: row.get(0)?,
         name: row.get(1)?,
         value: row.get(2)?,
     })
-}
-
-fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
-    if changed == 0 {
-        Err(RecordError::NotFound(id))
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -344,7 +307,7 @@ mod tests {
     }
 
     fn pragma<T: rusqlite::types::FromSql>(db: &Database, name: &str) -> T {
-        db.conn
+        locked(&db.conn)
             .pragma_query_value(None, name, |row| row.get(0))
             .unwrap()
     }
@@ -457,6 +420,7 @@ mod tests {
         let options = DatabaseOptions {
             lock_timeout: Duration::from_millis(50),
             holder_label: "plugin:other".into(),
+            ..DatabaseOptions::default()
         };
         let holder = Database::open_with(dir.path().join("app.db"), options.clone()).unwrap();
         let waiter = Database::open_with(dir.path().join("app.db"), options).unwrap();

@@ -1,20 +1,48 @@
 //! The `store` imports: what a guest can do to the database, and nothing more.
 //!
-//! This is where lock-around-write is enforced at the host boundary: every write
+//! This is where lock-around-write is enforced at the host boundary: a single-write
 //! import goes through [`Database::write`], which takes the cross-process write lock,
 //! writes in an `IMMEDIATE` transaction, commits and releases the lock before the
-//! import returns to the guest. A guest cannot reach SQLite any other way.
+//! import returns; `begin-write` hands the guest a `write-txn` resource backed by a
+//! [`WriteTxn`], which holds the lock until commit, drop, trap or deadline. A guest
+//! cannot reach SQLite any other way.
 
-use wasmtime::component::ResourceTable;
+use std::sync::Weak;
+
+use wasmtime::component::{Resource, ResourceTable, ResourceTableError};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::records::plugin::{store, types};
 use crate::db::{Database, Record};
 use crate::error::{RecordError, RecordId};
+use crate::txn::{TxnShared, WriteTxn};
 
-/// The per-instance state of a plugin: its database and its (empty) WASI context.
+/// What a store import can fail with: a domain error the guest receives as a WIT
+/// `error` value, or a host bug that traps the guest.
+#[derive(Debug)]
+pub(crate) enum ImportError {
+    Record(RecordError),
+    Trap(wasmtime::Error),
+}
+
+impl From<RecordError> for ImportError {
+    fn from(e: RecordError) -> Self {
+        Self::Record(e)
+    }
+}
+
+impl From<ResourceTableError> for ImportError {
+    fn from(e: ResourceTableError) -> Self {
+        Self::Trap(e.into())
+    }
+}
+
+/// The per-instance state of a plugin: its database, its open transactions and
+/// its (empty) WASI context.
 pub(crate) struct HostState {
     db: Database,
+    /// Transactions this instance opened, so a failed call can end them at once.
+    txns: Vec<Weak<TxnShared>>,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -32,6 +60,7 @@ impl HostState {
             .build();
         Self {
             db,
+            txns: Vec::new(),
             wasi,
             table: ResourceTable::new(),
         }
@@ -43,6 +72,14 @@ impl HostState {
 
     pub(crate) fn into_db(self) -> Database {
         self.db
+    }
+
+    /// Rolls back every transaction of this instance that is still open and
+    /// releases the lock: the plugin trapped or exited, so nobody will finish them.
+    pub(crate) fn abort_transactions(&mut self) {
+        for txn in self.txns.drain(..).filter_map(|weak| weak.upgrade()) {
+            txn.abort();
+        }
     }
 }
 
@@ -56,13 +93,16 @@ impl WasiView for HostState {
 }
 
 impl types::Host for HostState {
-    fn convert_error(&mut self, err: RecordError) -> wasmtime::Result<types::Error> {
-        Ok(err.into())
+    fn convert_error(&mut self, err: ImportError) -> wasmtime::Result<types::Error> {
+        match err {
+            ImportError::Record(e) => Ok(e.into()),
+            ImportError::Trap(e) => Err(e),
+        }
     }
 }
 
 impl store::Host for HostState {
-    fn get(&mut self, id: RecordId) -> Result<Option<types::Record>, RecordError> {
+    fn get(&mut self, id: RecordId) -> Result<Option<types::Record>, ImportError> {
         Ok(self.db.get(id)?.map(Into::into))
     }
 
@@ -70,25 +110,71 @@ impl store::Host for HostState {
         &mut self,
         after: Option<RecordId>,
         limit: u32,
-    ) -> Result<Vec<types::Record>, RecordError> {
-        Ok(self
-            .db
-            .scan(after, limit)?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+    ) -> Result<Vec<types::Record>, ImportError> {
+        let records = self.db.scan(after, limit)?;
+        Ok(records.into_iter().map(Into::into).collect())
     }
 
-    fn insert(&mut self, name: String, value: i64) -> Result<RecordId, RecordError> {
-        self.db.write(|txn| txn.insert(&name, value))
+    fn insert(&mut self, name: String, value: i64) -> Result<RecordId, ImportError> {
+        Ok(self.db.write(|txn| txn.insert(&name, value))?)
     }
 
-    fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        self.db.write(|txn| txn.update(id, value))
+    fn update(&mut self, id: RecordId, value: i64) -> Result<(), ImportError> {
+        Ok(self.db.write(|txn| txn.update(id, value))?)
     }
 
-    fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
-        self.db.write(|txn| txn.delete(id))
+    fn delete(&mut self, id: RecordId) -> Result<(), ImportError> {
+        Ok(self.db.write(|txn| txn.delete(id))?)
+    }
+
+    fn begin_write(&mut self) -> Result<Resource<WriteTxn>, ImportError> {
+        let txn = self.db.begin_write()?;
+        self.txns.retain(|weak| weak.strong_count() > 0);
+        self.txns.push(std::sync::Arc::downgrade(txn.shared()));
+        Ok(self.table.push(txn)?)
+    }
+}
+
+impl store::HostWriteTxn for HostState {
+    fn get(
+        &mut self,
+        txn: Resource<WriteTxn>,
+        id: RecordId,
+    ) -> Result<Option<types::Record>, ImportError> {
+        Ok(self.table.get(&txn)?.get(id)?.map(Into::into))
+    }
+
+    fn insert(
+        &mut self,
+        txn: Resource<WriteTxn>,
+        name: String,
+        value: i64,
+    ) -> Result<RecordId, ImportError> {
+        Ok(self.table.get(&txn)?.insert(&name, value)?)
+    }
+
+    fn update(
+        &mut self,
+        txn: Resource<WriteTxn>,
+        id: RecordId,
+        value: i64,
+    ) -> Result<(), ImportError> {
+        Ok(self.table.get(&txn)?.update(id, value)?)
+    }
+
+    fn delete(&mut self, txn: Resource<WriteTxn>, id: RecordId) -> Result<(), ImportError> {
+        Ok(self.table.get(&txn)?.delete(id)?)
+    }
+
+    fn commit(&mut self, txn: Resource<WriteTxn>) -> Result<(), ImportError> {
+        Ok(self.table.delete(txn)?.commit()?)
+    }
+
+    fn drop(&mut self, txn: Resource<WriteTxn>) -> wasmtime::Result<()> {
+        // Dropping the WriteTxn rolls back whatever was not committed and releases
+        // the lock.
+        drop(self.table.delete(txn)?);
+        Ok(())
     }
 }
 

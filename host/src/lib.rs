@@ -24,9 +24,10 @@
 //! ```
 //!
 //! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
-//! instances) calls into the store imports, which use [`db`] (SQLite; writes only
-//! through [`db::WriteTxn`], which holds a [`lock::WriteGuard`]) and [`lock`] (the
-//! flock write lock, which knows nothing about wasm or SQLite).
+//! instances) calls into the store imports, which use [`db`] (SQLite, reads) and
+//! [`txn`] (writes, only through a [`WriteTxn`], which holds a [`lock::WriteGuard`]
+//! and has a deadline), and [`lock`] (the flock write lock, which knows nothing
+//! about wasm or SQLite).
 
 mod bindings;
 mod cache;
@@ -35,11 +36,15 @@ mod error;
 mod host;
 pub mod json;
 pub mod lock;
+mod reaper;
 pub mod runtime;
+pub mod txn;
+mod util;
 pub mod wave_call;
 
-pub use db::{Database, DatabaseOptions, Record, WriteTxn};
+pub use db::{Database, DatabaseOptions, Record};
 pub use error::{Error, RecordError, RecordId};
 pub use lock::{LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use runtime::{Plugin, PluginInstance, REFERENCE_PLUGIN, Runtime, RuntimeBuilder};
+pub use txn::WriteTxn;
 pub use wasmtime::component::Val;

@@ -14,9 +14,11 @@ use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker, Val
 use wasmtime::{Config, Engine, Store};
 
 use crate::bindings;
+use crate::bindings::exports::records::plugin::{counters, records};
+use crate::bindings::records::plugin::types;
 use crate::cache::CompiledCache;
 use crate::db::{Database, Record};
-use crate::error::{Error, RecordError, RecordId, one_line};
+use crate::error::{Error, RecordId, one_line};
 use crate::host::HostState;
 use crate::wave_call;
 
@@ -52,8 +54,10 @@ impl RuntimeBuilder {
         // All of WASI preview 2 is linked so that components from any toolchain
         // instantiate; the per-instance WasiCtx grants none of it (see HostState).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
-        bindings::Plugin::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| state)
-            .map_err(engine_error)?;
+        bindings::CountersPlugin::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| {
+            state
+        })
+        .map_err(engine_error)?;
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
@@ -170,16 +174,21 @@ impl Plugin {
             store,
             instance,
             records: None,
+            counters: None,
         })
     }
 }
 
 /// A live plugin instance: its own wasm state and its database.
+///
+/// When a call traps, every write transaction the instance had open is rolled back
+/// and the lock released before the call returns.
 pub struct PluginInstance {
     plugin: Plugin,
     store: Store<HostState>,
     instance: Instance,
-    records: Option<bindings::Plugin>,
+    records: Option<records::Guest>,
+    counters: Option<counters::Guest>,
 }
 
 impl PluginInstance {
@@ -201,9 +210,10 @@ impl PluginInstance {
     /// when it trapped; [`Error::BadCall`] when it does not export `records`.
     pub fn create_record(&mut self, name: &str, value: i64) -> Result<RecordId, Error> {
         let _span = self.span("create-record");
-        let (records, store) = self.records()?;
-        let result = records.call_create_record(store, name, value);
-        finish(result)
+        let result = self
+            .records()?
+            .call_create_record(&mut self.store, name, value);
+        self.finish(result)
     }
 
     /// Calls `update-record`: sets the value of an existing record.
@@ -213,9 +223,10 @@ impl PluginInstance {
     /// [`RecordError::NotFound`].
     pub fn update_record(&mut self, id: RecordId, value: i64) -> Result<(), Error> {
         let _span = self.span("update-record");
-        let (records, store) = self.records()?;
-        let result = records.call_update_record(store, id, value);
-        finish(result)
+        let result = self
+            .records()?
+            .call_update_record(&mut self.store, id, value);
+        self.finish(result)
     }
 
     /// Calls `get-record`: the record with this id, or `None`.
@@ -224,9 +235,8 @@ impl PluginInstance {
     /// As [`create_record`](Self::create_record).
     pub fn get_record(&mut self, id: RecordId) -> Result<Option<Record>, Error> {
         let _span = self.span("get-record");
-        let (records, store) = self.records()?;
-        let result = records.call_get_record(store, id);
-        Ok(finish(result)?.map(Into::into))
+        let result = self.records()?.call_get_record(&mut self.store, id);
+        Ok(self.finish(result)?.map(Into::into))
     }
 
     /// Calls `get-all-records`: every record, ascending by id.
@@ -235,9 +245,8 @@ impl PluginInstance {
     /// As [`create_record`](Self::create_record).
     pub fn get_all_records(&mut self) -> Result<Vec<Record>, Error> {
         let _span = self.span("get-all-records");
-        let (records, store) = self.records()?;
-        let result = records.call_get_all_records(store);
-        Ok(finish(result)?.into_iter().map(Into::into).collect())
+        let result = self.records()?.call_get_all_records(&mut self.store);
+        Ok(self.finish(result)?.into_iter().map(Into::into).collect())
     }
 
     /// Calls `delete-record`: removes an existing record.
@@ -246,9 +255,39 @@ impl PluginInstance {
     /// As [`update_record`](Self::update_record).
     pub fn delete_record(&mut self, id: RecordId) -> Result<(), Error> {
         let _span = self.span("delete-record");
-        let (records, store) = self.records()?;
-        let result = records.call_delete_record(store, id);
-        finish(result)
+        let result = self.records()?.call_delete_record(&mut self.store, id);
+        self.finish(result)
+    }
+
+    /// Calls `increment` of the `counters` export: adds `delta` to the record's value
+    /// atomically and returns the new value.
+    ///
+    /// # Errors
+    /// As [`create_record`](Self::create_record); [`Error::BadCall`] when the plugin
+    /// does not export `counters`.
+    pub fn increment(&mut self, id: RecordId, delta: i64) -> Result<i64, Error> {
+        let _span = self.span("increment");
+        let result = self.counters()?.call_increment(&mut self.store, id, delta);
+        self.finish(result)
+    }
+
+    /// Calls `transfer` of the `counters` export: moves `amount` from one record's
+    /// value to another's atomically.
+    ///
+    /// # Errors
+    /// As [`increment`](Self::increment); [`RecordError::Invalid`] when the source
+    /// would go negative.
+    pub fn transfer(
+        &mut self,
+        source: RecordId,
+        target: RecordId,
+        amount: i64,
+    ) -> Result<(), Error> {
+        let _span = self.span("transfer");
+        let result = self
+            .counters()?
+            .call_transfer(&mut self.store, source, target, amount);
+        self.finish(result)
     }
 
     /// Calls any export of the plugin given as a WAVE call expression, such as
@@ -261,42 +300,52 @@ impl PluginInstance {
     /// several), or its arguments do not fit; [`Error::Trap`] when the plugin traps.
     pub fn call(&mut self, expr: &str) -> Result<Vec<Val>, Error> {
         let _span = tracing::info_span!("call", plugin = %self.plugin.name, expr).entered();
-        wave_call::call(&mut self.store, &self.instance, expr)
+        let result = wave_call::call(&mut self.store, &self.instance, expr);
+        if matches!(result, Err(Error::Trap(_))) {
+            self.store.data_mut().abort_transactions();
+        }
+        result
     }
 
     fn span(&self, func: &str) -> tracing::span::EnteredSpan {
         tracing::info_span!("call", plugin = %self.plugin.name, func).entered()
     }
 
-    fn records(
-        &mut self,
-    ) -> Result<
-        (
-            &bindings::exports::records::plugin::records::Guest,
-            &mut Store<HostState>,
-        ),
-        Error,
-    > {
-        if self.records.is_none() {
-            let bindings = bindings::Plugin::new(&mut self.store, &self.instance).map_err(|e| {
-                Error::BadCall(format!(
-                    "plugin {} does not export records:plugin/records: {}",
-                    self.plugin.name,
-                    one_line(&e)
-                ))
-            })?;
-            self.records = Some(bindings);
+    /// Flattens a typed export call: trap (ending the instance's open transactions),
+    /// or the plugin's own result.
+    fn finish<T>(&mut self, result: wasmtime::Result<Result<T, types::Error>>) -> Result<T, Error> {
+        match result {
+            Ok(result) => result.map_err(|e| Error::Record(e.into())),
+            Err(trap) => {
+                self.store.data_mut().abort_transactions();
+                Err(Error::from_call(trap))
+            }
         }
-        let records = self.records.as_ref().expect("set above");
-        Ok((records.records_plugin_records(), &mut self.store))
     }
-}
 
-/// Flattens a typed export call: trap, or the plugin's own result.
-fn finish<T>(
-    result: wasmtime::Result<Result<T, bindings::records::plugin::types::Error>>,
-) -> Result<T, Error> {
-    result
-        .map_err(Error::from_call)?
-        .map_err(|e| Error::Record(RecordError::from(e)))
+    fn records(&mut self) -> Result<records::Guest, Error> {
+        if self.records.is_none() {
+            let loaded = records::GuestIndices::new(&self.plugin.pre)
+                .and_then(|indices| indices.load(&mut self.store, &self.instance));
+            self.records = Some(loaded.map_err(|e| self.missing_export("records", &e))?);
+        }
+        Ok(self.records.clone().expect("loaded above"))
+    }
+
+    fn counters(&mut self) -> Result<counters::Guest, Error> {
+        if self.counters.is_none() {
+            let loaded = counters::GuestIndices::new(&self.plugin.pre)
+                .and_then(|indices| indices.load(&mut self.store, &self.instance));
+            self.counters = Some(loaded.map_err(|e| self.missing_export("counters", &e))?);
+        }
+        Ok(self.counters.clone().expect("loaded above"))
+    }
+
+    fn missing_export(&self, interface: &str, err: &wasmtime::Error) -> Error {
+        Error::BadCall(format!(
+            "plugin {} does not export records:plugin/{interface}: {}",
+            self.plugin.name,
+            one_line(err)
+        ))
+    }
 }
