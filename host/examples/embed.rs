@@ -37,18 +37,29 @@ fn main() -> anyhow::Result<()> {
     instance.update_record(id, 2)?;
     println!("record {id}: {:?}", instance.get_record(id)?);
 
+    // The counters export does read-modify-write atomically across processes.
+    let other = instance.create_record("other", 0)?;
+    instance.increment(id, 8)?; // 2 + 8 = 10
+    instance.transfer(id, other, 4)?;
+    println!("after transfer: {:?}", instance.get_all_records()?);
+
     // Business-rule failures and lock timeouts are values to match on.
     match instance.create_record("   ", 0) {
         Err(Error::Record(RecordError::Invalid(why))) => println!("rejected: {why}"),
         other => println!("unexpected: {other:?}"),
     }
+    // Rust code can hold a write transaction itself; while it is open, writers in
+    // this and every other process wait for it.
     let db = instance.into_database();
-    let _held = db.write_lock().acquire("example:holder")?;
+    let txn = db.begin_write()?;
+    txn.insert("written by the embedder", 99)?;
     let mut instance =
         plugin.instantiate(Database::open_with(&db_path, DatabaseOptions::default())?)?;
     match instance.create_record("while locked", 3) {
         Err(Error::Record(RecordError::LockTimeout(timeout))) => println!("{timeout}"),
         other => println!("unexpected: {other:?}"),
     }
+    txn.commit()?;
+    println!("records now: {}", db.count()?);
     Ok(())
 }

@@ -68,12 +68,18 @@ struct DbArgs {
     /// How long a write waits for the write lock, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     lock_timeout: u64,
+
+    /// How long a plugin's write transaction may stay open before the host rolls it
+    /// back and releases the lock, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    txn_deadline: u64,
 }
 
 impl DbArgs {
     fn open(&self) -> anyhow::Result<Database> {
         let options = DatabaseOptions {
             lock_timeout: Duration::from_millis(self.lock_timeout),
+            txn_deadline: Duration::from_millis(self.txn_deadline),
             ..DatabaseOptions::default()
         };
         Ok(Database::open_with(&self.db, options)?)

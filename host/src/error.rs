@@ -90,7 +90,16 @@ impl Error {
         if let Some(record) = err.downcast_ref::<RecordError>() {
             return Self::Record(record.clone());
         }
-        Self::Trap(one_line(&err))
+        // The full error carries a wasm backtrace: useful to a developer, noise in a
+        // one-line report, so it goes to the log and the root cause to the user.
+        tracing::debug!(error = ?err, "plugin call failed");
+        Self::Trap(
+            err.root_cause()
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     }
 }
 

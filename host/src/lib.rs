@@ -23,6 +23,24 @@
 //! # }
 //! ```
 //!
+//! Rust code can write atomically too, under the same lock and with the same
+//! guarantees a plugin gets (rollback on drop, a deadline after which the host rolls
+//! back and releases the lock):
+//!
+//! ```no_run
+//! use records_host::{Database, RecordError};
+//!
+//! # fn main() -> Result<(), records_host::Error> {
+//! let db = Database::open("data/app.db")?;
+//! let txn = db.begin_write()?; // waits for the lock, like a plugin's begin-write
+//! let from = txn.get(1)?.ok_or(RecordError::NotFound(1))?;
+//! txn.update(1, from.value - 10)?;
+//! txn.update(2, 10)?;
+//! txn.commit()?; // or drop `txn` to roll back
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
 //! instances) calls into the store imports, which use [`db`] (SQLite, reads) and
 //! [`txn`] (writes, only through a [`WriteTxn`], which holds a [`lock::WriteGuard`]

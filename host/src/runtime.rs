@@ -206,7 +206,7 @@ impl PluginInstance {
     ///
     /// # Errors
     /// [`Error::Record`] with what the plugin returned (for example
-    /// [`RecordError::LockTimeout`] or [`RecordError::Invalid`]); [`Error::Trap`]
+    /// [`RecordError::LockTimeout`](crate::RecordError::LockTimeout) or [`RecordError::Invalid`](crate::RecordError::Invalid)); [`Error::Trap`]
     /// when it trapped; [`Error::BadCall`] when it does not export `records`.
     pub fn create_record(&mut self, name: &str, value: i64) -> Result<RecordId, Error> {
         let _span = self.span("create-record");
@@ -220,7 +220,7 @@ impl PluginInstance {
     ///
     /// # Errors
     /// As [`create_record`](Self::create_record); a missing id is
-    /// [`RecordError::NotFound`].
+    /// [`RecordError::NotFound`](crate::RecordError::NotFound).
     pub fn update_record(&mut self, id: RecordId, value: i64) -> Result<(), Error> {
         let _span = self.span("update-record");
         let result = self
@@ -275,7 +275,7 @@ impl PluginInstance {
     /// value to another's atomically.
     ///
     /// # Errors
-    /// As [`increment`](Self::increment); [`RecordError::Invalid`] when the source
+    /// As [`increment`](Self::increment); [`RecordError::Invalid`](crate::RecordError::Invalid) when the source
     /// would go negative.
     pub fn transfer(
         &mut self,

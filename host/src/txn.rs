@@ -7,7 +7,7 @@
 //! a struct. It ends in exactly one of three ways, each of which rolls back what was
 //! not committed and releases the lock before anything else can happen:
 //! [`commit`](WriteTxn::commit); drop (including a trapped plugin's instance being
-//! torn down); or its deadline passing, enforced by the [reaper](crate::reaper) even
+//! torn down); or its deadline passing, enforced by a background reaper thread even
 //! while the holder is busy elsewhere, after which every use errors.
 
 use std::sync::{Arc, Mutex};
@@ -266,5 +266,143 @@ fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
         Err(RecordError::NotFound(id))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{Database, DatabaseOptions};
+    use crate::error::RecordError;
+    use crate::lock::LockStatus;
+    use std::time::Duration;
+
+    fn open(dir: &tempfile::TempDir, deadline_ms: u64) -> Database {
+        let options = DatabaseOptions {
+            txn_deadline: Duration::from_millis(deadline_ms),
+            holder_label: "test:txn".into(),
+            ..DatabaseOptions::default()
+        };
+        Database::open_with(dir.path().join("app.db"), options).unwrap()
+    }
+
+    #[test]
+    fn commit_makes_every_write_visible_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, 10_000);
+        let other = open(&dir, 10_000);
+        let txn = db.begin_write().unwrap();
+        let a = txn.insert("a", 1).unwrap();
+        txn.insert("b", 2).unwrap();
+        txn.update(a, 10).unwrap();
+        assert_eq!(
+            txn.get(a).unwrap().unwrap().value,
+            10,
+            "reads see the transaction's own writes"
+        );
+        assert_eq!(
+            other.count().unwrap(),
+            0,
+            "other connections see nothing yet"
+        );
+        txn.commit().unwrap();
+        assert_eq!(other.count().unwrap(), 2);
+        assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    }
+
+    #[test]
+    fn explicit_rollback_discards_and_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, 10_000);
+        let txn = db.begin_write().unwrap();
+        txn.insert("gone", 1).unwrap();
+        txn.rollback().unwrap();
+        assert_eq!(db.count().unwrap(), 0);
+        assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    }
+
+    #[test]
+    fn the_holder_info_says_it_is_a_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, 10_000);
+        let _txn = db.begin_write().unwrap();
+        let LockStatus::Held { holder } = db.write_lock().status().unwrap() else {
+            panic!("expected held");
+        };
+        assert!(holder.contains("test:txn txn:open until:"), "{holder}");
+    }
+
+    /// The reaper rolls back and releases the lock at the deadline even though the
+    /// holder never touches the transaction again; every later use then errors.
+    #[test]
+    fn the_deadline_rolls_back_and_releases_without_the_holders_help() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, 100);
+        let txn = db.begin_write().unwrap();
+        txn.insert("late", 1).unwrap();
+
+        // Another writer waits up to 10 s and gets the lock once the reaper acts.
+        let waiter = DatabaseOptions {
+            lock_timeout: Duration::from_secs(10),
+            ..DatabaseOptions::default()
+        };
+        let waiter = Database::open_with(dir.path().join("app.db"), waiter).unwrap();
+        waiter.write(|w| w.insert("winner", 2)).unwrap();
+
+        let expired = txn.insert("too late", 3).unwrap_err();
+        assert!(
+            matches!(&expired, RecordError::Invalid(msg) if msg.contains("100 ms deadline")),
+            "{expired:?}"
+        );
+        assert!(matches!(txn.commit(), Err(RecordError::Invalid(_))));
+        let names: Vec<String> = db
+            .scan(None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["winner"]);
+    }
+
+    #[test]
+    fn a_new_transaction_can_begin_once_the_old_one_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, 50);
+        let old = db.begin_write().unwrap();
+        assert!(
+            matches!(db.begin_write(), Err(RecordError::Invalid(_))),
+            "one at a time"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let new = db.begin_write().unwrap();
+        new.insert("fresh", 1).unwrap();
+        new.commit().unwrap();
+        drop(old);
+        assert_eq!(db.count().unwrap(), 1);
+    }
+
+    #[test]
+    fn threads_sharing_nothing_but_the_file_serialize_their_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = open(&dir, 10_000);
+        setup.write(|w| w.insert("counter", 0).map(drop)).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    let options = DatabaseOptions {
+                        lock_timeout: Duration::from_secs(30),
+                        ..DatabaseOptions::default()
+                    };
+                    let db = Database::open_with(dir.path().join("app.db"), options).unwrap();
+                    for _ in 0..50 {
+                        let txn = db.begin_write().unwrap();
+                        let value = txn.get(1).unwrap().unwrap().value;
+                        std::thread::yield_now();
+                        txn.update(1, value + 1).unwrap();
+                        txn.commit().unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(setup.get(1).unwrap().unwrap().value, 200);
     }
 }

@@ -9,3 +9,4 @@ mod crash;
 mod library;
 mod multiprocess;
 mod support;
+mod transactions;

@@ -131,7 +131,10 @@ fn lock_holder_process() {
     let mut db = Database::open(PathBuf::from(db)).expect("open db");
     db.set_holder_label("test:lock-holder-process");
     let txn = db.begin_write().expect("lock");
-    txn.insert("never committed", 1).expect("insert");
+    for i in 0..3 {
+        txn.insert(&format!("never committed {i}"), i)
+            .expect("insert");
+    }
     println!("locked");
     loop {
         std::thread::sleep(Duration::from_secs(3600));
