@@ -2,6 +2,9 @@
 //! the crate as `REFERENCE_GUEST_WASM`, so the binary and library embed it.
 
 fn main() {
-    let wasm = records_guest_build::build("records-guest", "guest", "records_guest.wasm", &[]);
-    println!("cargo:rustc-env=REFERENCE_GUEST_WASM={}", wasm.display());
+    let built = records_guest_build::build("records-guest", "guest", &["records_guest.wasm"], &[]);
+    println!(
+        "cargo:rustc-env=REFERENCE_GUEST_WASM={}",
+        built[0].display()
+    );
 }

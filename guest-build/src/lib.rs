@@ -17,9 +17,9 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// workspace `Cargo.toml`).
 pub const PROFILE: &str = "guest";
 
-/// Builds the workspace package `package` for [`TARGET`], copies its component
-/// `artifact` (such as `records_guest.wasm`) into `OUT_DIR`, tells cargo to rerun
-/// when the guest's sources or `watch` paths change, and returns the copy's path.
+/// Builds the workspace package `package` for [`TARGET`], copies its components
+/// `artifacts` (such as `records_guest.wasm`) into `OUT_DIR`, tells cargo to rerun
+/// when the guest's sources or `watch` paths change, and returns the copies' paths.
 ///
 /// The copy in `OUT_DIR` keeps concurrent builds of other profiles from swapping
 /// the file under this one's `include_bytes!` or tests.
@@ -28,7 +28,7 @@ pub const PROFILE: &str = "guest";
 /// When called outside a build script, or when the nested build fails (with a hint
 /// to install the target when it is missing): a build script has no better way to
 /// report it.
-pub fn build(package: &str, package_dir: &str, artifact: &str, watch: &[&str]) -> PathBuf {
+pub fn build(package: &str, package_dir: &str, artifacts: &[&str], watch: &[&str]) -> Vec<PathBuf> {
     let workspace = workspace_root();
     for path in [package_dir, "wit", "Cargo.lock"].iter().chain(watch) {
         println!("cargo:rerun-if-changed={}", workspace.join(path).display());
@@ -38,11 +38,16 @@ pub fn build(package: &str, package_dir: &str, artifact: &str, watch: &[&str]) -
     let target_dir = guests_target_dir(&out_dir);
     run_cargo(&workspace, package, &target_dir);
 
-    let built = target_dir.join(TARGET).join(PROFILE).join(artifact);
-    let copy = out_dir.join(artifact);
-    std::fs::copy(&built, &copy)
-        .unwrap_or_else(|e| panic!("copying {} failed: {e}", built.display()));
-    copy
+    let built = target_dir.join(TARGET).join(PROFILE);
+    artifacts
+        .iter()
+        .map(|artifact| {
+            let copy = out_dir.join(artifact);
+            std::fs::copy(built.join(artifact), &copy)
+                .unwrap_or_else(|e| panic!("copying {artifact} failed: {e}"));
+            copy
+        })
+        .collect()
 }
 
 /// The workspace root: the directory of `Cargo.lock` above the calling package.

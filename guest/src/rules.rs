@@ -88,9 +88,43 @@ pub fn transferred(
     Ok((remaining, received))
 }
 
+/// One line of the importer's CSV input: `name,value`. Blank lines and lines
+/// starting with `#` carry nothing (`Ok(None)`). The value is what follows the last
+/// comma, so names may contain commas.
+///
+/// # Errors
+/// When the line has no comma, the value is not a 64-bit integer, or the name
+/// breaks [`normalize_name`].
+pub fn parse_csv_line(line: &str) -> Result<Option<(&str, i64)>, String> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (name, value) = line
+        .rsplit_once(',')
+        .ok_or_else(|| format!("expected name,value, got {line:?}"))?;
+    let value = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("value {:?} is not a 64-bit integer", value.trim()))?;
+    Ok(Some((normalize_name(name)?, value)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_lines_parse_into_names_and_values() {
+        assert_eq!(parse_csv_line("apples, 3"), Ok(Some(("apples", 3))));
+        assert_eq!(parse_csv_line("  a, b ,-7 "), Ok(Some(("a, b", -7))));
+        assert_eq!(parse_csv_line(""), Ok(None));
+        assert_eq!(parse_csv_line("# comment,1"), Ok(None));
+        assert!(parse_csv_line("no comma").is_err());
+        assert!(parse_csv_line("x,1.5").is_err());
+        assert!(parse_csv_line(" ,1").is_err());
+        assert!(parse_csv_line("x,99999999999999999999").is_err());
+    }
 
     #[test]
     fn increments_add_and_refuse_overflow() {

@@ -10,7 +10,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use records_host::wave_call::{Outcome, to_wave};
-use records_host::{Database, DatabaseOptions, Error, LockStatus, Plugin, RecordError, Runtime};
+use records_host::{
+    Database, DatabaseOptions, Error, Limits, LockStatus, Plugin, PluginInstance, RecordError,
+    Runtime, TenantName,
+};
 
 /// The exit codes, as documented in `--help` and the README.
 pub mod exit {
@@ -27,9 +30,11 @@ pub mod exit {
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   success
-  1   the call returned err(..) (printed on stdout), or another error (one line on stderr)
-  2   usage error (bad arguments, unparsable call, unknown function)
+  1   the call returned err(..) (printed on stdout), or another error (one line on stderr),
+      including a plugin stopped by a trap or a limit
+  2   usage error (bad arguments, bad tenant name, unparsable call, unknown function)
   75  a write timed out waiting for the write lock (EX_TEMPFAIL): try again
+  `run` exits with the script's own exit code when the script runs to its end
 
 Environment:
   RUST_LOG                 log filter for diagnostics on stderr (e.g. records_host=debug)
@@ -54,16 +59,82 @@ enum Command {
     Demo(Demo),
     /// Call one export of a plugin, with arguments and result in WAVE.
     Call(Call),
+    /// Run a command component (a script with a `fn main`) against the store.
+    Run(RunScript),
     /// Say whether the write lock is free or held, and by whom.
     LockStatus(LockStatusCmd),
+}
+
+/// Which database: one file (`--db`), or a tenant's (`--tenant`).
+#[derive(Debug, Args)]
+struct Target {
+    /// The SQLite database (created, with its directories, when missing).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "data/app.db",
+        conflicts_with = "tenant"
+    )]
+    db: PathBuf,
+
+    /// Use this tenant's database, <DATA_DIR>/tenants/<NAME>/records.db
+    /// (NAME: [a-z0-9][a-z0-9_-]{0,62}).
+    #[arg(long, value_name = "NAME")]
+    tenant: Option<TenantName>,
+
+    /// Where tenant databases live.
+    #[arg(long, value_name = "DIR", default_value = "data", requires = "tenant")]
+    data_dir: PathBuf,
+}
+
+impl Target {
+    fn path(&self) -> PathBuf {
+        match &self.tenant {
+            Some(tenant) => tenant.database_path(&self.data_dir),
+            None => self.db.clone(),
+        }
+    }
+}
+
+/// What a plugin call may consume.
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Wall-clock limit of one plugin call, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout: u64,
+
+    /// Largest linear memory of a plugin instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    max_memory: u64,
+
+    /// Fuel budget of one plugin call (deterministic instruction metering); none by default.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+
+    /// Largest database, in MiB; writes past it fail with a storage error.
+    #[arg(long, value_name = "MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 40)))]
+    max_db_size: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            timeout: Duration::from_millis(self.timeout),
+            max_memory: usize::try_from(self.max_memory << 20).unwrap_or(usize::MAX),
+            fuel: self.fuel,
+            max_db_size: self.max_db_size << 20,
+            ..Limits::default()
+        }
+    }
 }
 
 /// Where the database is and how writers wait for its lock.
 #[derive(Debug, Args)]
 struct DbArgs {
-    /// The SQLite database (created, with its directories, when missing).
-    #[arg(long, value_name = "PATH", default_value = "data/app.db")]
-    db: PathBuf,
+    #[command(flatten)]
+    target: Target,
 
     /// How long a write waits for the write lock, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
@@ -82,21 +153,24 @@ impl DbArgs {
             txn_deadline: Duration::from_millis(self.txn_deadline),
             ..DatabaseOptions::default()
         };
-        Ok(Database::open_with(&self.db, options)?)
+        Ok(Database::open_with(self.target.path(), options)?)
     }
 }
 
-/// How plugins are compiled.
+/// How plugins are compiled and bounded.
 #[derive(Debug, Args)]
 struct CompileArgs {
     /// Compile the plugin in this process instead of using the compiled-code cache.
     #[arg(long)]
     no_cache: bool,
+
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 impl CompileArgs {
     fn runtime(&self) -> anyhow::Result<Runtime> {
-        let mut builder = Runtime::builder();
+        let mut builder = Runtime::builder().limits(self.limits.limits());
         if let Some(dir) = cache_dir().filter(|_| !self.no_cache) {
             builder = builder.cache_dir(dir);
         }
@@ -128,8 +202,8 @@ struct Demo {
 impl Demo {
     fn execute(&self) -> anyhow::Result<u8> {
         let plugin = self.compile.runtime()?.load_reference()?;
-        let mut instance = plugin.instantiate(self.db.open()?)?;
-        println!("database: {}", self.db.db.display());
+        let mut instance = instantiate(&plugin, &self.db)?;
+        println!("database: {}", self.db.target.path().display());
         match instance.create_record("test", 42) {
             Ok(id) => {
                 println!("created record {id}");
@@ -176,7 +250,7 @@ struct Call {
 impl Call {
     fn execute(&self) -> anyhow::Result<u8> {
         let plugin = self.load_plugin()?;
-        let mut instance = plugin.instantiate(self.db.open()?)?;
+        let mut instance = instantiate(&plugin, &self.db)?;
         let results = instance.call(&self.call)?;
         if self.json {
             for result in &results {
@@ -201,19 +275,60 @@ impl Call {
     }
 }
 
+/// Instantiates `plugin` over the database `args` names, for its tenant if any.
+fn instantiate(plugin: &Plugin, args: &DbArgs) -> anyhow::Result<PluginInstance> {
+    let db = args.open()?;
+    Ok(match &args.target.tenant {
+        Some(tenant) => plugin.instantiate_for(db, tenant)?,
+        None => plugin.instantiate(db)?,
+    })
+}
+
+#[derive(Debug, Args)]
+struct RunScript {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    compile: CompileArgs,
+
+    /// The command component to run (it imports records:plugin/store and exports
+    /// wasi:cli/run).
+    #[arg(value_name = "SCRIPT.wasm")]
+    script: PathBuf,
+
+    /// Arguments for the script.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+impl RunScript {
+    fn execute(&self) -> anyhow::Result<u8> {
+        let plugin = self.compile.runtime()?.load_file(&self.script)?;
+        let mut args = vec![plugin.name().to_string()];
+        args.extend(self.args.iter().cloned());
+        let code = plugin.run_command(self.db.open()?, self.db.target.tenant.as_ref(), args)?;
+        // Exit codes are one byte on Unix; anything else is reported as failure.
+        Ok(u8::try_from(code).unwrap_or(exit::FAILURE))
+    }
+}
+
 #[derive(Debug, Args)]
 struct LockStatusCmd {
-    /// The database whose lock (db.lock in the same directory) to inspect.
-    #[arg(long, value_name = "PATH", default_value = "data/app.db")]
-    db: PathBuf,
+    #[command(flatten)]
+    target: Target,
 }
 
 impl LockStatusCmd {
     fn execute(&self) -> anyhow::Result<u8> {
-        let lock = records_host::WriteLock::for_database(&self.db, Duration::ZERO);
+        let db = self.target.path();
+        let lock = records_host::WriteLock::for_database(&db, Duration::ZERO);
         let status = lock
             .status()
-            .with_context(|| format!("reading lock status of {}", display(&self.db)))?;
+            .with_context(|| format!("reading lock status of {}", display(&db)))?;
         match status {
             LockStatus::Free => println!("free"),
             LockStatus::Held { holder } => println!("held\n  holder: {holder}"),
@@ -233,6 +348,7 @@ impl Cli {
         let result = match &self.command {
             Command::Demo(cmd) => cmd.execute(),
             Command::Call(cmd) => cmd.execute(),
+            Command::Run(cmd) => cmd.execute(),
             Command::LockStatus(cmd) => cmd.execute(),
         };
         ExitCode::from(result.unwrap_or_else(|err| report(&err)))

@@ -136,6 +136,24 @@ impl Database {
         &self.lock
     }
 
+    /// Caps the database file at about `bytes` (`PRAGMA max_page_count`): a write
+    /// that would grow it further fails with a `storage` error saying the database
+    /// is full, and what was stored stays intact. Applies to this connection.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when SQLite fails.
+    pub fn set_max_size(&self, bytes: u64) -> Result<(), RecordError> {
+        let conn = locked(&self.conn);
+        let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
+        let pages = bytes.div_ceil(page_size.unsigned_abs().max(1)).max(1);
+        conn.pragma_update(
+            None,
+            "max_page_count",
+            i64::try_from(pages).unwrap_or(i64::MAX),
+        )?;
+        Ok(())
+    }
+
     /// Sets the label written into the lock file while this database holds the lock.
     pub fn set_holder_label(&mut self, label: impl Into<String>) {
         self.holder_label = label.into();

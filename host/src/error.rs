@@ -7,7 +7,9 @@
 
 use std::path::PathBuf;
 
+use crate::limits::{Limits, MemoryLimitExceeded};
 use crate::lock::{LockError, LockTimeout};
+use crate::tenant::InvalidTenantName;
 
 /// A record's primary key.
 pub type RecordId = i64;
@@ -32,6 +34,11 @@ pub enum RecordError {
 
 impl From<rusqlite::Error> for RecordError {
     fn from(e: rusqlite::Error) -> Self {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return Self::Storage(
+                "the database is full: it reached its size limit (or the disk is full)".into(),
+            );
+        }
         Self::Storage(e.to_string())
     }
 }
@@ -70,10 +77,35 @@ pub enum Error {
         /// Why, as wasmtime or the file system said it.
         reason: String,
     },
-    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access, ...).
-    /// Any write it had in progress was rolled back and the lock released.
+    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access, a stack
+    /// overflow, ...). Any write it had in progress was rolled back and the lock
+    /// released.
     #[error("plugin trapped: {0}")]
     Trap(String),
+    /// The plugin ran past its wall-clock limit ([`Limits::timeout`]) and was
+    /// stopped; its open transactions were rolled back.
+    #[error("plugin exceeded its {ms} ms time limit")]
+    TimeLimit {
+        /// The limit, in milliseconds.
+        ms: u64,
+    },
+    /// The plugin tried to grow a memory past [`Limits::max_memory`] and was
+    /// stopped; its open transactions were rolled back.
+    #[error("plugin exceeded its {mib} MiB memory limit")]
+    MemoryLimit {
+        /// The limit, in MiB (rounded up).
+        mib: u64,
+    },
+    /// The plugin used up its fuel ([`Limits::fuel`]) and was stopped; its open
+    /// transactions were rolled back.
+    #[error("plugin ran out of fuel (its budget is {fuel})")]
+    FuelExhausted {
+        /// The budget.
+        fuel: u64,
+    },
+    /// A tenant name was not valid; nothing was created.
+    #[error(transparent)]
+    InvalidTenant(#[from] InvalidTenantName),
     /// A call named a function the plugin does not export, or gave arguments that
     /// do not fit its signature.
     #[error("bad call: {0}")]
@@ -84,11 +116,41 @@ pub enum Error {
 }
 
 impl Error {
-    /// Classifies an error from a wasmtime call into the guest: a trap, or an error
-    /// a host import returned to abort the guest.
-    pub(crate) fn from_call(err: wasmtime::Error) -> Self {
+    /// Whether the plugin was stopped (trapped or hit a limit), as opposed to
+    /// returning an error value or being called wrongly.
+    pub fn stopped_the_plugin(&self) -> bool {
+        matches!(
+            self,
+            Self::Trap(_)
+                | Self::TimeLimit { .. }
+                | Self::MemoryLimit { .. }
+                | Self::FuelExhausted { .. }
+        )
+    }
+
+    /// Classifies an error from a wasmtime call into the guest: a limit that
+    /// stopped it, a trap, or an error a host import returned to abort the guest.
+    pub(crate) fn from_call(err: wasmtime::Error, limits: &Limits) -> Self {
         if let Some(record) = err.downcast_ref::<RecordError>() {
             return Self::Record(record.clone());
+        }
+        if let Some(exceeded) = err.downcast_ref::<MemoryLimitExceeded>() {
+            return Self::MemoryLimit {
+                mib: (exceeded.limit as u64).div_ceil(1 << 20),
+            };
+        }
+        match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => {
+                return Self::TimeLimit {
+                    ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+                };
+            }
+            Some(wasmtime::Trap::OutOfFuel) => {
+                return Self::FuelExhausted {
+                    fuel: limits.fuel.unwrap_or_default(),
+                };
+            }
+            _ => {}
         }
         // The full error carries a wasm backtrace: useful to a developer, noise in a
         // one-line report, so it goes to the log and the root cause to the user.

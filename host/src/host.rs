@@ -15,6 +15,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::bindings::records::plugin::{store, types};
 use crate::db::{Database, Record};
 use crate::error::{RecordError, RecordId};
+use crate::limits::{Limits, PluginLimiter};
+use crate::output::PrefixedOutput;
 use crate::txn::{TxnShared, WriteTxn};
 
 /// What a store import can fail with: a domain error the guest receives as a WIT
@@ -37,33 +39,74 @@ impl From<ResourceTableError> for ImportError {
     }
 }
 
-/// The per-instance state of a plugin: its database, its open transactions and
-/// its (empty) WASI context.
+/// What a guest's stdio is connected to.
+pub(crate) enum Stdio {
+    /// A plugin: closed stdin; stdout and stderr to the host's stderr, each line
+    /// prefixed `[label]`, at most `Limits::max_output` bytes each.
+    Prefixed { label: String },
+    /// A script (`records-host run`): the host's stdin, stdout and stderr, and
+    /// these arguments (`args[0]` is the script's name).
+    Inherit { args: Vec<String> },
+}
+
+/// The per-instance state of a plugin: its database, its open transactions, its
+/// limits and its WASI context.
 pub(crate) struct HostState {
     db: Database,
     /// Transactions this instance opened, so a failed call can end them at once.
     txns: Vec<Weak<TxnShared>>,
+    limits: Limits,
+    pub(crate) limiter: PluginLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl HostState {
-    /// State for one plugin instance. The WASI context grants nothing: no
-    /// preopened directories, no environment, no arguments, no network, a closed
-    /// stdin and stdout/stderr that go nowhere (clocks and random are fine). The
-    /// store imports are the plugin's only way to persist anything.
-    pub(crate) fn new(db: Database) -> Self {
-        let wasi = WasiCtx::builder()
-            .allow_tcp(false)
+    /// State for one instance. The WASI context grants nothing but stdio as
+    /// `stdio` says: no preopened directories (so no files at all), no environment,
+    /// no network (clocks and random are fine). The store imports are the guest's
+    /// only way to persist anything.
+    pub(crate) fn new(db: Database, stdio: Stdio, limits: &Limits) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        match stdio {
+            Stdio::Prefixed { label } => {
+                wasi.stdout(PrefixedOutput::new(label.clone(), limits.max_output))
+                    .stderr(PrefixedOutput::new(label, limits.max_output));
+            }
+            Stdio::Inherit { args } => {
+                wasi.inherit_stdin()
+                    .inherit_stdout()
+                    .inherit_stderr()
+                    .args(&args);
+            }
+        }
         Self {
             db,
             txns: Vec::new(),
-            wasi,
+            limits: limits.clone(),
+            limiter: PluginLimiter::new(limits),
+            wasi: wasi.build(),
             table: ResourceTable::new(),
         }
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Rejects names over the host's bound, whatever the plugin's own rules are.
+    fn check_name(&self, name: &str) -> Result<(), RecordError> {
+        let max = self.limits.max_name_bytes;
+        if name.len() > max {
+            return Err(RecordError::Invalid(format!(
+                "name is {} bytes; the host accepts at most {max}",
+                name.len()
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) fn db(&self) -> &Database {
@@ -111,11 +154,12 @@ impl store::Host for HostState {
         after: Option<RecordId>,
         limit: u32,
     ) -> Result<Vec<types::Record>, ImportError> {
-        let records = self.db.scan(after, limit)?;
+        let records = self.db.scan(after, limit.min(self.limits.max_scan))?;
         Ok(records.into_iter().map(Into::into).collect())
     }
 
     fn insert(&mut self, name: String, value: i64) -> Result<RecordId, ImportError> {
+        self.check_name(&name)?;
         Ok(self.db.write(|txn| txn.insert(&name, value))?)
     }
 
@@ -150,6 +194,7 @@ impl store::HostWriteTxn for HostState {
         name: String,
         value: i64,
     ) -> Result<RecordId, ImportError> {
+        self.check_name(&name)?;
         Ok(self.table.get(&txn)?.insert(&name, value)?)
     }
 

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker, Val};
 use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
 use crate::bindings;
 use crate::bindings::exports::records::plugin::{counters, records};
@@ -19,7 +21,9 @@ use crate::bindings::records::plugin::types;
 use crate::cache::CompiledCache;
 use crate::db::{Database, Record};
 use crate::error::{Error, RecordId, one_line};
-use crate::host::HostState;
+use crate::host::{HostState, Stdio};
+use crate::limits::{Limits, start_epoch_ticker};
+use crate::tenant::TenantName;
 use crate::wave_call;
 
 /// The reference plugin, built from `guest/` by the build script and embedded.
@@ -32,6 +36,7 @@ pub const REFERENCE_PLUGIN_NAME: &str = "reference";
 #[derive(Debug, Default, Clone)]
 pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
+    limits: Limits,
 }
 
 impl RuntimeBuilder {
@@ -42,14 +47,26 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The bounds of every plugin call made through this runtime (default:
+    /// [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Creates the engine and links WASI and the store imports.
     ///
     /// # Errors
     /// [`Error::Engine`] when wasmtime cannot create the engine for this host.
     pub fn build(self) -> Result<Runtime, Error> {
         let engine_error = |e: wasmtime::Error| Error::Engine(one_line(&e));
-        let config = Config::new();
+        let mut config = Config::new();
+        // Epochs stop a guest that runs past its time limit; fuel is metered only
+        // when a budget is set, since metering slows every guest down.
+        config.epoch_interruption(true);
+        config.consume_fuel(self.limits.fuel.is_some());
         let engine = Engine::new(&config).map_err(engine_error)?;
+        start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);
         // All of WASI preview 2 is linked so that components from any toolchain
         // instantiate; the per-instance WasiCtx grants none of it (see HostState).
@@ -62,6 +79,7 @@ impl RuntimeBuilder {
             engine,
             linker: Arc::new(linker),
             cache: self.cache_dir.map(CompiledCache::new),
+            limits: self.limits,
         })
     }
 }
@@ -72,6 +90,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
     cache: Option<CompiledCache>,
+    limits: Limits,
 }
 
 impl Runtime {
@@ -118,6 +137,7 @@ impl Runtime {
         Ok(Plugin {
             name: name.into(),
             pre,
+            limits: self.limits.clone(),
         })
     }
 
@@ -146,11 +166,13 @@ impl Runtime {
     }
 }
 
-/// A compiled, linked plugin, ready to instantiate. Cheap to clone.
+/// A compiled, linked plugin, ready to instantiate. Cheap to clone, `Send` and
+/// `Sync`: compile once, instantiate per call from any thread.
 #[derive(Clone)]
 pub struct Plugin {
     name: Arc<str>,
     pre: InstancePre<HostState>,
+    limits: Limits,
 }
 
 impl Plugin {
@@ -159,16 +181,48 @@ impl Plugin {
         &self.name
     }
 
+    /// The bounds of each call into this plugin.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Instantiates the plugin over `db`. The instance owns the database until
     /// [`PluginInstance::into_database`]; its writes are labelled `plugin:<name>` in
-    /// the lock file.
+    /// the lock file, and its stdout and stderr go to the host's stderr prefixed
+    /// `[<name>]`.
     ///
     /// # Errors
-    /// [`Error::Trap`] when the plugin's start-up code traps.
-    pub fn instantiate(&self, mut db: Database) -> Result<PluginInstance, Error> {
-        db.set_holder_label(format!("plugin:{}", self.name));
-        let mut store = Store::new(self.pre.engine(), HostState::new(db));
-        let instance = self.pre.instantiate(&mut store).map_err(Error::from_call)?;
+    /// [`Error::Trap`] (or a limit error) when the plugin's start-up code fails;
+    /// [`Error::Record`] when the database size limit cannot be applied.
+    pub fn instantiate(&self, db: Database) -> Result<PluginInstance, Error> {
+        self.instantiate_as(db, None)
+    }
+
+    /// Like [`instantiate`](Self::instantiate), for `tenant`: the lock file and the
+    /// output prefix name the tenant too.
+    ///
+    /// # Errors
+    /// As [`instantiate`](Self::instantiate).
+    pub fn instantiate_for(
+        &self,
+        db: Database,
+        tenant: &TenantName,
+    ) -> Result<PluginInstance, Error> {
+        self.instantiate_as(db, Some(tenant))
+    }
+
+    fn instantiate_as(
+        &self,
+        db: Database,
+        tenant: Option<&TenantName>,
+    ) -> Result<PluginInstance, Error> {
+        let label = self.label(tenant);
+        let db = self.prepare_db(db, tenant)?;
+        let mut store = self.new_store(HostState::new(db, Stdio::Prefixed { label }, &self.limits));
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| Error::from_call(e, &self.limits))?;
         Ok(PluginInstance {
             plugin: self.clone(),
             store,
@@ -176,6 +230,79 @@ impl Plugin {
             records: None,
             counters: None,
         })
+    }
+
+    /// Runs the plugin as a command component (one that exports `wasi:cli/run`, as
+    /// `cargo build --target wasm32-wasip2` makes of a `fn main`), with the host's
+    /// stdin, stdout and stderr, the arguments `args` (`args[0]` is its name), the
+    /// same sandbox and limits as any plugin call, and `db` as its store. Returns
+    /// its exit code. Its open transactions are rolled back and the lock released
+    /// before this returns, however it ends.
+    ///
+    /// # Errors
+    /// [`Error::BadCall`] when the component does not export `wasi:cli/run`;
+    /// [`Error::Trap`] or a limit error when it is stopped.
+    pub fn run_command(
+        &self,
+        db: Database,
+        tenant: Option<&TenantName>,
+        args: Vec<String>,
+    ) -> Result<i32, Error> {
+        let db = self.prepare_db(db, tenant)?;
+        let mut store = self.new_store(HostState::new(db, Stdio::Inherit { args }, &self.limits));
+        let command = CommandPre::new(self.pre.clone()).map_err(|e| {
+            Error::BadCall(format!(
+                "plugin {} is not a command component (no wasi:cli/run export): {}",
+                self.name,
+                one_line(&e)
+            ))
+        })?;
+        let outcome = command
+            .instantiate(&mut store)
+            .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+        store.data_mut().abort_transactions();
+        match outcome {
+            Ok(Ok(())) => Ok(0),
+            Ok(Err(())) => Ok(1),
+            Err(e) => match e.downcast_ref::<I32Exit>() {
+                Some(exit) => Ok(exit.0),
+                None => Err(Error::from_call(e, &self.limits)),
+            },
+        }
+    }
+
+    fn label(&self, tenant: Option<&TenantName>) -> String {
+        match tenant {
+            Some(tenant) => format!("{}@{tenant}", self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    fn prepare_db(&self, mut db: Database, tenant: Option<&TenantName>) -> Result<Database, Error> {
+        let mut holder = format!("plugin:{}", self.name);
+        if let Some(tenant) = tenant {
+            holder.push_str(&format!(" tenant:{tenant}"));
+        }
+        db.set_holder_label(holder);
+        db.set_max_size(self.limits.max_db_size)?;
+        Ok(db)
+    }
+
+    fn new_store(&self, state: HostState) -> Store<HostState> {
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        arm(&mut store, &self.limits);
+        store
+    }
+}
+
+/// Gives the next call its full time (and fuel) budget.
+fn arm(store: &mut Store<HostState>, limits: &Limits) {
+    store.set_epoch_deadline(limits.deadline_ticks());
+    if let Some(fuel) = limits.fuel {
+        // Fails only when fuel metering is off, which `Runtime` turns on with a budget.
+        let _ = store.set_fuel(fuel);
     }
 }
 
@@ -299,15 +426,17 @@ impl PluginInstance {
     /// [`Error::BadCall`] when the expression does not parse, names no export (or
     /// several), or its arguments do not fit; [`Error::Trap`] when the plugin traps.
     pub fn call(&mut self, expr: &str) -> Result<Vec<Val>, Error> {
-        let _span = tracing::info_span!("call", plugin = %self.plugin.name, expr).entered();
+        let _span = self.span(expr);
         let result = wave_call::call(&mut self.store, &self.instance, expr);
-        if matches!(result, Err(Error::Trap(_))) {
+        if result.as_ref().is_err_and(Error::stopped_the_plugin) {
             self.store.data_mut().abort_transactions();
         }
         result
     }
 
-    fn span(&self, func: &str) -> tracing::span::EnteredSpan {
+    /// Enters the call's span and gives it a fresh time and fuel budget.
+    fn span(&mut self, func: &str) -> tracing::span::EnteredSpan {
+        arm(&mut self.store, &self.plugin.limits);
         tracing::info_span!("call", plugin = %self.plugin.name, func).entered()
     }
 
@@ -318,7 +447,7 @@ impl PluginInstance {
             Ok(result) => result.map_err(|e| Error::Record(e.into())),
             Err(trap) => {
                 self.store.data_mut().abort_transactions();
-                Err(Error::from_call(trap))
+                Err(Error::from_call(trap, &self.plugin.limits))
             }
         }
     }

@@ -53,7 +53,7 @@ pub(crate) fn call(
         .map_err(|e| Error::BadCall(format!("arguments of {export}: {}", args.describe(&e))))?;
     let mut results = vec![Val::Bool(false); ty.results().len()];
     func.call(&mut *store, &params, &mut results)
-        .map_err(Error::from_call)?;
+        .map_err(|e| Error::from_call(e, store.data().limits()))?;
     Ok(results)
 }
 

@@ -28,13 +28,7 @@ fn a_sigkilled_holder_releases_the_lock_at_once_and_leaves_no_partial_write() {
     let after = env.call(&["--lock-timeout", "0", r#"create-record("after", 3)"#]);
     assert_exit(&after, 0);
 
-    let names: Vec<String> = env
-        .open()
-        .scan(None, 100)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = env.names();
     assert_eq!(
         names,
         ["before", "after"],

@@ -8,5 +8,8 @@ mod cli;
 mod crash;
 mod library;
 mod multiprocess;
+mod sandbox;
+mod scripts;
 mod support;
+mod tenants;
 mod transactions;

@@ -14,30 +14,10 @@ fn eight_processes_creating_100_records_each_lose_nothing() {
     // Create the database and warm the compiled-plugin cache before the race.
     assert_exit(&env.call(&["get-all-records()"]), 0);
 
-    let ids: Vec<i64> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|p| {
-                let env = &env;
-                scope.spawn(move || {
-                    (0..CREATES)
-                        .map(|i| {
-                            let call = format!(r#"create-record("p{p}-{i}", {i})"#);
-                            let output = env.call(&[&call]);
-                            assert_exit(&output, 0);
-                            let text = stdout(&output);
-                            text.strip_prefix("ok(")
-                                .and_then(|rest| rest.strip_suffix(')'))
-                                .and_then(|id| id.parse().ok())
-                                .unwrap_or_else(|| panic!("unexpected output {text}"))
-                        })
-                        .collect::<Vec<i64>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect()
+    let ids = fan_out(PROCESSES, CREATES, |p, i| {
+        let output = env.call(&[&format!(r#"create-record("p{p}-{i}", {i})"#)]);
+        assert_exit(&output, 0);
+        parse_ok(&stdout(&output))
     });
 
     assert_eq!(ids.len(), PROCESSES * CREATES);

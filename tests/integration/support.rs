@@ -46,6 +46,12 @@ impl Env {
         Database::open(self.db()).expect("open db")
     }
 
+    /// The names of all records, in id order.
+    pub fn names(&self) -> Vec<String> {
+        let records = self.open().scan(None, u32::MAX).expect("scan");
+        records.into_iter().map(|r| r.name).collect()
+    }
+
     /// Creates the database and takes its write lock in this process, labelled
     /// `test:holder`, until the guard is dropped.
     pub fn hold_lock(&self) -> WriteGuard {
@@ -96,6 +102,14 @@ pub fn stderr(output: &Output) -> String {
         .to_string()
 }
 
+/// The lines of stderr that records-host itself wrote, without the plugin's own
+/// output (which it forwards prefixed `[<plugin>] `).
+pub fn host_stderr(output: &Output) -> String {
+    let text = stderr(output);
+    let lines: Vec<&str> = text.lines().filter(|line| !line.starts_with('[')).collect();
+    lines.join("\n")
+}
+
 /// Asserts the exit code, showing the output when it differs.
 #[track_caller]
 pub fn assert_exit(output: &Output, code: i32) {
@@ -106,6 +120,35 @@ pub fn assert_exit(output: &Output, code: i32) {
         stdout(output),
         stderr(output)
     );
+}
+
+/// Runs `workers` threads at once, each calling `round(worker, i)` for `i` in
+/// `0..rounds` (typically spawning a `records-host` process), and gathers every
+/// result: the fan-out of the multi-process tests.
+pub fn fan_out<T: Send>(
+    workers: usize,
+    rounds: usize,
+    round: impl Fn(usize, usize) -> T + Sync,
+) -> Vec<T> {
+    let round = &round;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| scope.spawn(move || (0..rounds).map(|i| round(w, i)).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+/// The `n` of an `ok(<n>)` output.
+#[track_caller]
+pub fn parse_ok(text: &str) -> i64 {
+    text.strip_prefix("ok(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {text}"))
 }
 
 /// `PRAGMA integrity_check` of the database, through a plain connection.

@@ -28,25 +28,10 @@ fn eight_processes_incrementing_100_times_each_reach_exactly_800() {
     let env = Env::new();
     assert_exit(&env.call(&[r#"create-record("counter", 0)"#]), 0);
 
-    let mut seen: Vec<i64> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|_| {
-                let env = &env;
-                scope.spawn(move || {
-                    (0..ROUNDS)
-                        .map(|_| {
-                            let output = env.call(&["increment(1, 1)"]);
-                            assert_exit(&output, 0);
-                            parse_ok(&stdout(&output))
-                        })
-                        .collect::<Vec<i64>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect()
+    let mut seen = fan_out(PROCESSES, ROUNDS, |_, _| {
+        let output = env.call(&["increment(1, 1)"]);
+        assert_exit(&output, 0);
+        parse_ok(&stdout(&output))
     });
 
     seen.sort_unstable();
@@ -60,8 +45,8 @@ fn eight_processes_incrementing_100_times_each_reach_exactly_800() {
 /// and no value goes negative; transfers that would overdraw are refused.
 #[test]
 fn eight_processes_transferring_at_random_keep_the_sum_and_no_value_negative() {
-    const PROCESSES: u64 = 8;
-    const TRANSFERS: u64 = 40;
+    const PROCESSES: usize = 8;
+    const TRANSFERS: usize = 40;
     const RECORDS: i64 = 10;
     const START: i64 = 50;
     let env = Env::new();
@@ -70,44 +55,26 @@ fn eight_processes_transferring_at_random_keep_the_sum_and_no_value_negative() {
         .unwrap();
     assert_exit(&env.call(&["get-all-records()"]), 0); // warm the plugin cache
 
-    let outcomes: Vec<i32> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..PROCESSES)
-            .map(|p| {
-                let env = &env;
-                scope.spawn(move || {
-                    let mut rng = Lcg(p * 7919 + 1);
-                    (0..TRANSFERS)
-                        .map(|_| {
-                            let source = rng.below(RECORDS as u64) as i64 + 1;
-                            let target =
-                                (source + rng.below(RECORDS as u64 - 1) as i64) % RECORDS + 1;
-                            let amount = rng.below(40) as i64;
-                            let output =
-                                env.call(&[&format!("transfer({source}, {target}, {amount})")]);
-                            let code = output.status.code().unwrap();
-                            if code == 1 {
-                                let out = stdout(&output);
-                                assert!(
-                                    out.starts_with("err(invalid("),
-                                    "only overdrafts fail: {out}"
-                                );
-                            } else {
-                                assert_exit(&output, 0);
-                            }
-                            code
-                        })
-                        .collect::<Vec<i32>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect()
+    let outcomes = fan_out(PROCESSES, TRANSFERS, |p, i| {
+        let mut rng = Lcg((p * 7919 + i) as u64 + 1);
+        let source = rng.below(RECORDS as u64) as i64 + 1;
+        let target = (source + rng.below(RECORDS as u64 - 1) as i64) % RECORDS + 1;
+        let amount = rng.below(40) as i64;
+        let output = env.call(&[&format!("transfer({source}, {target}, {amount})")]);
+        if output.status.code() == Some(1) {
+            let out = stdout(&output);
+            assert!(
+                out.starts_with("err(invalid("),
+                "only overdrafts fail: {out}"
+            );
+        } else {
+            assert_exit(&output, 0);
+        }
+        output.status.code()
     });
 
     assert!(
-        outcomes.iter().filter(|c| **c == 0).count() > outcomes.len() / 4,
+        outcomes.iter().filter(|c| **c == Some(0)).count() > outcomes.len() / 4,
         "most transfers went through"
     );
     let values: Vec<i64> = env
@@ -149,20 +116,18 @@ fn a_trap_inside_a_transaction_rolls_back_and_frees_the_lock_before_the_call_ret
     // The same through the CLI: one line, exit 1, lock free, nothing written.
     let output = env.call(&["--plugin", HOSTILE, r#"insert-many("t", 50, true)"#]);
     assert_exit(&output, 1);
+    let report = host_stderr(&output);
     assert!(
-        stderr(&output).starts_with("records-host: plugin trapped: "),
-        "{}",
-        stderr(&output)
+        report.starts_with("records-host: plugin trapped: "),
+        "{report}"
     );
-    assert_eq!(stderr(&output).lines().count(), 1);
+    assert_eq!(report.lines().count(), 1, "{report}");
+    assert!(
+        stderr(&output).contains("[records_fixture_hostile] "),
+        "the plugin's panic message is forwarded, prefixed"
+    );
     assert!(lock_is_free(&env));
-    let names: Vec<String> = env
-        .open()
-        .scan(None, 100)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = env.names();
     assert_eq!(names, ["earlier"]);
 }
 
@@ -231,13 +196,7 @@ fn a_looping_transaction_loses_the_lock_at_its_deadline() {
         looper.0.try_wait().unwrap().is_none(),
         "the plugin is still looping"
     );
-    let names: Vec<String> = env
-        .open()
-        .scan(None, 10)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = env.names();
     assert_eq!(names, ["after"]);
 }
 
@@ -320,14 +279,6 @@ fn counters_through_the_typed_library_api() {
     // A plugin without the counters export says so instead of trapping.
     let mut hostile = hostile().instantiate(env.open()).unwrap();
     assert!(matches!(hostile.increment(a, 1), Err(Error::BadCall(_))));
-}
-
-/// Parses `ok(<n>)`.
-fn parse_ok(text: &str) -> i64 {
-    text.strip_prefix("ok(")
-        .and_then(|rest| rest.strip_suffix(')'))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected output {text}"))
 }
 
 /// Polls `lock-status` until the lock is held, returning the holder line.

@@ -1,0 +1,151 @@
+//! Where a plugin's stdout and stderr go: the host's stderr, line by line, each
+//! line prefixed with the plugin's (and tenant's) name, and bounded in size.
+//!
+//! Writes always succeed from the guest's side, so a chatty or hostile plugin
+//! neither fills the host's log nor traps on a full pipe. The budget counts what
+//! the host writes, prefixes included; past it the rest is dropped and one line
+//! says so.
+
+use std::io::Write;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+use crate::util::locked;
+
+/// A line longer than this is emitted in pieces, so one endless line is bounded too.
+const MAX_LINE: usize = 4096;
+
+/// A plugin output stream; clones share one budget and one line buffer.
+#[derive(Clone)]
+pub(crate) struct PrefixedOutput {
+    sink: Arc<Mutex<Sink>>,
+}
+
+struct Sink {
+    prefix: String,
+    line: Vec<u8>,
+    budget: usize,
+    truncated: bool,
+}
+
+impl PrefixedOutput {
+    /// Output labelled `[prefix]`, of which at most `budget` bytes are shown.
+    pub(crate) fn new(prefix: String, budget: usize) -> Self {
+        Self {
+            sink: Arc::new(Mutex::new(Sink {
+                prefix,
+                line: Vec::new(),
+                budget,
+                truncated: false,
+            })),
+        }
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) {
+        locked(&self.sink).write(bytes);
+    }
+}
+
+impl Sink {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if self.truncated {
+                return;
+            }
+            self.line.push(byte);
+            if byte == b'\n' || self.line.len() >= MAX_LINE {
+                self.emit_line();
+            }
+        }
+    }
+
+    fn emit_line(&mut self) {
+        if self.line.is_empty() || self.truncated {
+            return;
+        }
+        let line = std::mem::take(&mut self.line);
+        let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
+        let formatted = format!("[{}] {text}\n", self.prefix);
+        if formatted.len() > self.budget {
+            self.truncated = true;
+            self.emit(&format!(
+                "[{}] (more output dropped: the plugin's output limit was reached)\n",
+                self.prefix
+            ));
+            return;
+        }
+        self.budget -= formatted.len();
+        self.emit(&formatted);
+    }
+
+    fn emit(&self, text: &str) {
+        // The host's stderr being closed is no reason to fail the plugin.
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.emit_line();
+    }
+}
+
+impl IsTerminal for PrefixedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for PrefixedOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for PrefixedOutput {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for PrefixedOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.write_bytes(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for PrefixedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.write_bytes(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
