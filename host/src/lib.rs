@@ -41,6 +41,10 @@
 //! # }
 //! ```
 //!
+//! For a long-running multi-tenant service, [`PluginHost`] (`Send + Sync + Clone`)
+//! compiles a plugin once and runs each call in a fresh, limited instance over the
+//! tenant's own database; see `examples/service.rs`.
+//!
 //! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
 //! instances) calls into the store imports, which use [`db`] (SQLite, reads) and
 //! [`txn`] (writes, only through a [`WriteTxn`], which holds a [`lock::WriteGuard`]
