@@ -47,6 +47,15 @@ demo *ARGS: setup
 call *ARGS: setup
     cargo run -q -p records-host -- call {{ARGS}}
 
+# Run the benchmark harness (release build) and write target/bench/results.json; builds the
+# 18 MB Python plugin with componentize-py (from PyPI) for the large-plugin scenario.
+[group('bench')]
+bench *ARGS: setup
+    python3 -m venv target/bench/venv
+    target/bench/venv/bin/pip install -q componentize-py==0.25.1
+    cd host/benches/python-plugin && {{justfile_directory()}}/target/bench/venv/bin/componentize-py -d {{justfile_directory()}}/wit -w plugin componentize app -o {{justfile_directory()}}/target/bench/python-plugin.wasm
+    cargo bench -p records-host --bench records -- --python-plugin {{justfile_directory()}}/target/bench/python-plugin.wasm --json {{justfile_directory()}}/target/bench/results.json {{ARGS}}
+
 # Everything CI checks.
 [group('test')]
 ci: lint test

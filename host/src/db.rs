@@ -14,9 +14,9 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{Error, RecordError, RecordId};
-use crate::lock::{DEFAULT_LOCK_TIMEOUT, WriteLock};
+use crate::lock::{DEFAULT_LOCK_TIMEOUT, WriteGuard, WriteLock};
 use crate::reaper;
-use crate::txn::WriteTxn;
+use crate::txn::{self, WriteTxn};
 use crate::util::locked;
 
 /// How long SQLite itself retries a busy database (`PRAGMA busy_timeout`). Writers
@@ -83,6 +83,9 @@ pub struct Database {
     lock: WriteLock,
     holder_label: String,
     txn_deadline: Duration,
+    /// The size cap last applied, so re-instantiating over the same connection
+    /// does not repeat the pragmas.
+    max_size: Mutex<Option<u64>>,
 }
 
 impl Database {
@@ -123,6 +126,7 @@ impl Database {
             lock,
             holder_label: options.holder_label,
             txn_deadline: options.txn_deadline,
+            max_size: Mutex::new(None),
         })
     }
 
@@ -143,6 +147,10 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when SQLite fails.
     pub fn set_max_size(&self, bytes: u64) -> Result<(), RecordError> {
+        let mut applied = locked(&self.max_size);
+        if *applied == Some(bytes) {
+            return Ok(());
+        }
         let conn = locked(&self.conn);
         let page_size: i64 = conn.pragma_query_value(None, "page_size", |row| row.get(0))?;
         let pages = bytes.div_ceil(page_size.unsigned_abs().max(1)).max(1);
@@ -151,6 +159,7 @@ impl Database {
             "max_page_count",
             i64::try_from(pages).unwrap_or(i64::MAX),
         )?;
+        *applied = Some(bytes);
         Ok(())
     }
 
@@ -236,15 +245,59 @@ impl Database {
         Ok(value)
     }
 
-    fn begin(&self, label: &str, deadline: Option<Duration>) -> Result<WriteTxn, RecordError> {
-        if !locked(&self.conn).is_autocommit() {
-            return Err(RecordError::Invalid(
-                "a write transaction is already open here: write through it, or commit or drop it first"
-                    .into(),
-            ));
+    /// Stores a new record under the write lock, as one autocommit statement (a
+    /// single statement is atomic by itself, so this skips `BEGIN` and `COMMIT`).
+    ///
+    /// # Errors
+    /// As [`write`](Self::write).
+    pub fn insert(&self, name: &str, value: i64) -> Result<RecordId, RecordError> {
+        self.write_one(|conn, held| txn::insert(conn, held, name, value))
+    }
+
+    /// Sets the value of record `id` under the write lock, in one statement.
+    ///
+    /// # Errors
+    /// [`RecordError::NotFound`] when no record has this id; otherwise as
+    /// [`write`](Self::write).
+    pub fn update(&self, id: RecordId, value: i64) -> Result<(), RecordError> {
+        self.write_one(|conn, held| txn::update(conn, held, id, value))
+    }
+
+    /// Removes record `id` under the write lock, in one statement.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
+    pub fn delete(&self, id: RecordId) -> Result<(), RecordError> {
+        self.write_one(|conn, held| txn::delete(conn, held, id))
+    }
+
+    fn write_one<T>(
+        &self,
+        op: impl FnOnce(&Connection, &WriteGuard) -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        self.check_no_open_transaction()?;
+        let held = self.lock.acquire(&self.holder_label)?;
+        op(&locked(&self.conn), &held)
+    }
+
+    /// Waiting for the lock while this connection has a transaction open would
+    /// wait for ourselves.
+    fn check_no_open_transaction(&self) -> Result<(), RecordError> {
+        if locked(&self.conn).is_autocommit() {
+            return Ok(());
         }
+        Err(RecordError::Invalid(
+            "a write transaction is already open here: write through it, or commit or drop it first"
+                .into(),
+        ))
+    }
+
+    fn begin(&self, label: &str, deadline: Option<Duration>) -> Result<WriteTxn, RecordError> {
+        self.check_no_open_transaction()?;
         let guard = self.lock.acquire(label)?;
-        locked(&self.conn).execute_batch("BEGIN IMMEDIATE")?;
+        locked(&self.conn)
+            .prepare_cached("BEGIN IMMEDIATE")?
+            .execute([])?;
         Ok(WriteTxn::begun(self.conn.clone(), guard, deadline))
     }
 }

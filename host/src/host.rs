@@ -1,9 +1,9 @@
 //! The `store` imports: what a guest can do to the database, and nothing more.
 //!
 //! This is where lock-around-write is enforced at the host boundary: a single-write
-//! import goes through [`Database::write`], which takes the cross-process write lock,
-//! writes in an `IMMEDIATE` transaction, commits and releases the lock before the
-//! import returns; `begin-write` hands the guest a `write-txn` resource backed by a
+//! import goes through [`Database::insert`] (or `update`, `delete`), which takes the
+//! cross-process write lock, runs its one statement (atomic by itself) and releases
+//! the lock before the import returns; `begin-write` hands the guest a `write-txn` resource backed by a
 //! [`WriteTxn`], which holds the lock until commit, drop, trap or deadline. A guest
 //! cannot reach SQLite any other way.
 
@@ -160,15 +160,15 @@ impl store::Host for HostState {
 
     fn insert(&mut self, name: String, value: i64) -> Result<RecordId, ImportError> {
         self.check_name(&name)?;
-        Ok(self.db.write(|txn| txn.insert(&name, value))?)
+        Ok(self.db.insert(&name, value)?)
     }
 
     fn update(&mut self, id: RecordId, value: i64) -> Result<(), ImportError> {
-        Ok(self.db.write(|txn| txn.update(id, value))?)
+        Ok(self.db.update(id, value)?)
     }
 
     fn delete(&mut self, id: RecordId) -> Result<(), ImportError> {
-        Ok(self.db.write(|txn| txn.delete(id))?)
+        Ok(self.db.delete(id)?)
     }
 
     fn begin_write(&mut self) -> Result<Resource<WriteTxn>, ImportError> {

@@ -71,7 +71,7 @@ pub mod wave_call;
 pub use db::{Database, DatabaseOptions, Record};
 pub use error::{Error, RecordError, RecordId};
 pub use limits::Limits;
-pub use lock::{LockStatus, LockTimeout, WriteGuard, WriteLock};
+pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;
 pub use runtime::{Plugin, PluginInstance, REFERENCE_PLUGIN, Runtime, RuntimeBuilder};
 pub use tenant::{InvalidTenantName, TenantName};

@@ -1,24 +1,47 @@
 //! The cross-process write lock: an exclusive `flock` on `db.lock` beside the database.
 //!
-//! Writers try the lock without blocking and back off exponentially (5 ms, doubling,
-//! capped at 50 ms) until a deadline, then fail with [`LockTimeout`], which names the
-//! holder. The holder writes who it is (`pid:`, `time:`, and a caller-chosen label such
-//! as the plugin name) into the lock file so that a waiter that gives up can say who
-//! it was waiting for.
+//! A writer first queues behind the other threads of its own process, then tries the
+//! flock without blocking and backs off exponentially between attempts until a
+//! deadline, then fails with [`LockTimeout`], which names the holder. The holder
+//! writes who it is (`pid:`, `time:`, and a caller-chosen label such as the plugin
+//! name) into the lock file so that a waiter that gives up can say who it was
+//! waiting for.
 //!
-//! `flock` locks belong to the open file description, so every acquisition opens the
-//! file anew: two threads of one process contend exactly like two processes do. When a
-//! holder dies, even by `SIGKILL`, the kernel closes its descriptors and drops the lock
-//! at once; there is no stale-lock timeout as in lock-directory schemes.
+//! The fast path is a handful of syscalls: each process keeps one open file
+//! description per lock file for its lifetime (opening and closing the file per write
+//! cost more than the write itself), `flock(LOCK_EX|LOCK_NB)`, one `pwrite` of a
+//! fixed-size holder record over the previous one, `flock(LOCK_UN)`; nothing else
+//! (the pid is read once, the backoff's random seed only when there is a wait). Because `flock` locks belong to the
+//! open file description, threads sharing it would not exclude each other; they
+//! queue on a mutex and condition variable in front of the flock instead, which also
+//! hands the lock from thread to thread with no sleeping gap. Across processes,
+//! waiting is try-and-sleep with a schedule short enough (50 us, doubling, capped at
+//! 2 ms, with jitter) that a waiter is never asleep for long while the lock is free;
+//! the original 5 -> 50 ms schedule left waiters asleep through hundreds of other
+//! writes and starved them (see BENCHMARKS.md).
 //!
-//! Nothing here knows about SQLite or wasm.
+//! When a holder dies, even by `SIGKILL`, the kernel closes its descriptors and
+//! drops the lock at once; there is no stale-lock timeout as in lock-directory
+//! schemes. Nothing here knows about SQLite or wasm.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io;
+use std::os::unix::fs::{FileExt as _, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use fs4::FileExt;
+
+use crate::util::locked;
+
+/// This process's id, read once: `std::process::id()` is a syscall every time.
+fn pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
 
 /// The lock file's name, in the database's directory.
 pub const LOCK_FILE_NAME: &str = "db.lock";
@@ -27,10 +50,10 @@ pub const LOCK_FILE_NAME: &str = "db.lock";
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The first pause after a failed attempt; each further pause doubles it.
-const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+const FIRST_BACKOFF: Duration = Duration::from_micros(50);
 
 /// The longest pause between two attempts.
-const MAX_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_millis(2);
 
 /// A writer gave up waiting for the write lock.
 ///
@@ -89,6 +112,9 @@ pub enum LockStatus {
 pub struct WriteLock {
     path: PathBuf,
     timeout: Duration,
+    /// This process's handle on the lock file, shared by every `WriteLock` of the
+    /// same path; opened at the first acquisition, reopened if the file is replaced.
+    file: Arc<Mutex<Option<Arc<LockFile>>>>,
 }
 
 impl WriteLock {
@@ -103,6 +129,7 @@ impl WriteLock {
         Self {
             path: path.into(),
             timeout,
+            file: Arc::default(),
         }
     }
 
@@ -116,8 +143,9 @@ impl WriteLock {
         self.timeout
     }
 
-    /// Takes the lock, waiting with exponential backoff until the timeout, and writes
-    /// the holder info (`pid:`, `time:`, and `label` when it is not empty).
+    /// Takes the lock, waiting until the timeout (behind this process's other
+    /// threads first, then with backoff against other processes), and writes the
+    /// holder info (`pid:`, `time:`, and `label` when it is not empty).
     ///
     /// # Errors
     /// [`LockError::Timeout`] when another holder kept the lock past the deadline;
@@ -125,29 +153,105 @@ impl WriteLock {
     pub fn acquire(&self, label: &str) -> Result<WriteGuard, LockError> {
         let start = Instant::now();
         let deadline = start + self.timeout;
-        let file = self.open()?;
-        let mut pauses = Backoff::new();
-        let mut attempts = 1u32;
-        while !self.try_lock(&file)? {
-            let now = Instant::now();
-            if now >= deadline {
-                let timeout = LockTimeout {
-                    waited: now - start,
-                    holder: read_holder(&file),
-                };
-                tracing::warn!(lock = %self.path.display(), attempts, holder = %timeout.holder, "write lock timeout");
-                return Err(timeout.into());
+        let file = self.lock_file()?;
+        let queued = file.enter(deadline);
+        let result = match queued {
+            Ok(contended) => self.flock(&file, start, deadline, contended),
+            Err(()) => Err(self.timed_out(&file, start)),
+        };
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                if queued.is_ok() {
+                    file.leave();
+                }
+                if matches!(e, LockError::Timeout(_)) {
+                    file.metrics.timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(e);
             }
-            // The last pause is cut short so that one attempt lands on the deadline.
-            std::thread::sleep(pauses.next_pause().min(deadline - now));
-            attempts += 1;
         }
-        tracing::debug!(lock = %self.path.display(), attempts, waited_us = start.elapsed().as_micros() as u64, "write lock acquired");
-        let guard = WriteGuard { file: Some(file) };
+        let guard = WriteGuard { file };
         guard
             .write_holder(label)
             .map_err(|source| self.io_error(source))?;
         Ok(guard)
+    }
+
+    /// Counters of this process's acquisitions of this lock file, for every
+    /// `WriteLock` of the same path in the process.
+    pub fn metrics(&self) -> LockMetrics {
+        locked(&self.file)
+            .as_ref()
+            .map(|file| file.metrics.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// The cross-process half of [`acquire`](Self::acquire), entered once this
+    /// thread is first in its process's queue.
+    fn flock(
+        &self,
+        file: &LockFile,
+        start: Instant,
+        deadline: Instant,
+        mut contended: bool,
+    ) -> Result<(), LockError> {
+        let mut pauses: Option<Backoff> = None;
+        let mut attempts = 1u32;
+        loop {
+            if self.try_lock(&file.file)? {
+                // A waiter checks that the lock file was not replaced under it (an
+                // operator deleting a "stale" lock file); an uncontended writer
+                // skips the stat, since it saw nobody else using the file.
+                if !contended || file.still_at(&self.path) {
+                    break;
+                }
+                // The lock file was deleted or replaced: a flock on the old inode
+                // excludes nobody. Forget this handle so the next attempt reopens.
+                let _ = FileExt::unlock(&file.file);
+                locked(&self.file).take();
+                return Err(self.io_error(io::Error::other(
+                    "the lock file was replaced while in use; try again",
+                )));
+            }
+            contended = true;
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(self.timed_out(file, start));
+            }
+            // The last pause is cut short so that one attempt lands on the deadline.
+            let pause = pauses.get_or_insert_with(Backoff::new).next_pause();
+            std::thread::sleep(pause.min(deadline - now));
+            attempts += 1;
+        }
+        let waited = start.elapsed();
+        file.metrics.record(waited, contended);
+        if contended {
+            tracing::debug!(lock = %self.path.display(), attempts, waited_us = waited.as_micros() as u64, "write lock acquired after waiting");
+        } else {
+            tracing::trace!(lock = %self.path.display(), "write lock acquired");
+        }
+        Ok(())
+    }
+
+    fn timed_out(&self, file: &LockFile, start: Instant) -> LockError {
+        let timeout = LockTimeout {
+            waited: start.elapsed(),
+            holder: read_holder(&file.file),
+        };
+        tracing::warn!(lock = %self.path.display(), holder = %timeout.holder, "write lock timeout");
+        timeout.into()
+    }
+
+    /// This process's [`LockFile`] for the path: the one already open, if any.
+    fn lock_file(&self) -> Result<Arc<LockFile>, LockError> {
+        let mut cached = locked(&self.file);
+        if let Some(file) = cached.as_ref() {
+            return Ok(file.clone());
+        }
+        let file = LockFile::shared(&self.path).map_err(|source| self.io_error(source))?;
+        *cached = Some(file.clone());
+        Ok(file)
     }
 
     /// Whether the lock is held right now. A free lock is taken and released at once
@@ -169,16 +273,6 @@ impl WriteLock {
         })
     }
 
-    fn open(&self) -> Result<File, LockError> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.path)
-            .map_err(|source| self.io_error(source))
-    }
-
     /// One non-blocking attempt: `Ok(false)` when someone else holds the lock.
     fn try_lock(&self, file: &File) -> Result<bool, LockError> {
         match FileExt::try_lock(file) {
@@ -196,76 +290,232 @@ impl WriteLock {
     }
 }
 
-/// The pauses between attempts: 5 ms, doubling, capped at 50 ms.
+/// The pauses between attempts: 50 us, doubling, capped at 2 ms, each shortened by
+/// up to a quarter at random so that waiters of different processes do not retry
+/// in lockstep.
 #[derive(Debug)]
 struct Backoff {
     next: Duration,
+    seed: u64,
 }
 
 impl Backoff {
     fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         Self {
             next: FIRST_BACKOFF,
+            seed: u64::from(nanos) ^ (u64::from(pid()) << 32) | 1,
         }
     }
 
     fn next_pause(&mut self) -> Duration {
         let pause = self.next;
         self.next = (self.next * 2).min(MAX_BACKOFF);
-        pause
+        // xorshift64: jitter needs no statistical quality, only variety.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        pause - pause / 4 * (self.seed % 1024) as u32 / 1024
     }
 }
+
+/// This process's handle on one lock file: the open file description that holds
+/// the flock, the queue of this process's threads in front of it, and counters.
+#[derive(Debug)]
+struct LockFile {
+    file: File,
+    /// Device and inode of the file opened, to notice a replaced lock file.
+    identity: (u64, u64),
+    /// Whether a thread of this process holds (or is taking) the flock, and how
+    /// many threads wait for their turn.
+    turn: Mutex<Turn>,
+    freed: Condvar,
+    metrics: Metrics,
+}
+
+/// Whose turn it is among this process's threads.
+#[derive(Debug, Default)]
+struct Turn {
+    busy: bool,
+    waiting: usize,
+}
+
+/// Every lock file this process has open, by path, so all handles share one.
+static OPEN_LOCK_FILES: OnceLock<Mutex<HashMap<PathBuf, Weak<LockFile>>>> = OnceLock::new();
+
+impl LockFile {
+    fn shared(path: &Path) -> io::Result<Arc<Self>> {
+        let key = std::path::absolute(path)?;
+        let mut open = locked(OPEN_LOCK_FILES.get_or_init(Default::default));
+        if let Some(file) = open.get(&key).and_then(Weak::upgrade)
+            && file.still_at(&key)
+        {
+            return Ok(file);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&key)?;
+        let meta = file.metadata()?;
+        let shared = Arc::new(Self {
+            file,
+            identity: (meta.dev(), meta.ino()),
+            turn: Mutex::new(Turn::default()),
+            freed: Condvar::new(),
+            metrics: Metrics::default(),
+        });
+        open.retain(|_, weak| weak.strong_count() > 0);
+        open.insert(key, Arc::downgrade(&shared));
+        Ok(shared)
+    }
+
+    /// Whether `path` still names the file this handle has open.
+    fn still_at(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|meta| (meta.dev(), meta.ino()) == self.identity)
+    }
+
+    /// Waits until no other thread of this process holds or is taking the lock,
+    /// then claims that turn. `Ok(true)` when it had to wait; `Err` at the deadline.
+    fn enter(&self, deadline: Instant) -> Result<bool, ()> {
+        let mut turn = locked(&self.turn);
+        let mut waited = false;
+        while turn.busy {
+            waited = true;
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(());
+            }
+            turn.waiting += 1;
+            turn = self
+                .freed
+                .wait_timeout(turn, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            turn.waiting -= 1;
+        }
+        turn.busy = true;
+        Ok(waited)
+    }
+
+    /// Gives the turn to the next thread of this process (waking one costs a
+    /// syscall, so only when one waits).
+    fn leave(&self) {
+        let mut turn = locked(&self.turn);
+        turn.busy = false;
+        let wake = turn.waiting > 0;
+        drop(turn);
+        if wake {
+            self.freed.notify_one();
+        }
+    }
+}
+
+/// What [`WriteLock::metrics`] reports: this process's acquisitions of one lock
+/// file, over all its `WriteLock`s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockMetrics {
+    /// Successful acquisitions.
+    pub acquisitions: u64,
+    /// Acquisitions that had to wait (for another thread or another process).
+    pub contended: u64,
+    /// Attempts that gave up at the deadline.
+    pub timeouts: u64,
+    /// Time spent waiting, over all acquisitions.
+    pub total_wait: Duration,
+    /// The longest wait of one acquisition.
+    pub max_wait: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Metrics {
+    acquisitions: AtomicU64,
+    contended: AtomicU64,
+    timeouts: AtomicU64,
+    total_wait_ns: AtomicU64,
+    max_wait_ns: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, waited: Duration, contended: bool) {
+        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        self.acquisitions.fetch_add(1, Ordering::Relaxed);
+        if contended {
+            self.contended.fetch_add(1, Ordering::Relaxed);
+            self.total_wait_ns.fetch_add(ns, Ordering::Relaxed);
+            self.max_wait_ns.fetch_max(ns, Ordering::Relaxed);
+        }
+    }
+
+    fn snapshot(&self) -> LockMetrics {
+        LockMetrics {
+            acquisitions: self.acquisitions.load(Ordering::Relaxed),
+            contended: self.contended.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            total_wait: Duration::from_nanos(self.total_wait_ns.load(Ordering::Relaxed)),
+            max_wait: Duration::from_nanos(self.max_wait_ns.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// The size of the holder record at the start of the lock file.
+const HOLDER_RECORD: usize = 256;
 
 /// Proof that this process holds the write lock; dropping it releases the lock.
 ///
 /// Release happens on every path that drops the guard: normal return, `?`, a guest
-/// trap unwinding the host call, or a panic. On release the holder info is truncated
-/// first, then the lock is dropped, so a reader never sees a free lock with a
-/// holder's name in it unless that holder crashed.
+/// trap unwinding the host call, or a panic: the flock is dropped, then the next
+/// thread of this process gets its turn. The holder record stays in the file (it
+/// names the last holder); whether the lock is held is the flock's to say, which
+/// is how [`WriteLock::status`] reads it.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct WriteGuard {
-    file: Option<File>,
+    file: Arc<LockFile>,
 }
 
 impl WriteGuard {
     fn write_holder(&self, label: &str) -> io::Result<()> {
         let mut info = format!(
             "pid:{}\ntime:{}\n",
-            std::process::id(),
+            pid(),
             humantime::format_rfc3339_millis(SystemTime::now())
         );
         if !label.is_empty() {
             info.push_str(label);
             info.push('\n');
         }
-        let mut file = self.file.as_ref().expect("present until drop");
-        file.set_len(0)?;
-        file.write_all(info.as_bytes())
+        // One pwrite of a fixed-size record replaces the previous holder's (no
+        // truncation, which would be a second syscall); a NUL ends the text.
+        let mut record = [0u8; HOLDER_RECORD];
+        let len = info.len().min(HOLDER_RECORD - 1);
+        record[..len].copy_from_slice(&info.as_bytes()[..len]);
+        self.file.file.write_all_at(&record, 0)
     }
 }
 
 impl Drop for WriteGuard {
     fn drop(&mut self) {
-        let Some(file) = self.file.take() else { return };
-        if let Err(e) = file.set_len(0) {
-            tracing::warn!(error = %e, "could not clear the write lock's holder info");
+        if let Err(e) = FileExt::unlock(&self.file.file) {
+            tracing::error!(error = %e, "could not unlock the write lock");
         }
-        if let Err(e) = FileExt::unlock(&file) {
-            // Closing the file below releases the flock anyway.
-            tracing::warn!(error = %e, "could not unlock the write lock");
-        }
-        tracing::debug!("write lock released");
+        self.file.leave();
+        tracing::trace!("write lock released");
     }
 }
 
 /// The holder info in the lock file, as one line; `unknown` when it is empty (a holder
 /// that has just taken the lock and not yet written it).
-fn read_holder(mut file: &File) -> String {
-    let mut text = String::new();
-    if file.read_to_string(&mut text).is_err() {
+fn read_holder(file: &File) -> String {
+    let mut bytes = vec![0; 4096];
+    let Ok(len) = file.read_at(&mut bytes, 0) else {
         return "unknown".to_string();
-    }
+    };
+    let info = bytes[..len].split(|b| *b == 0).next().unwrap_or_default();
+    let text = String::from_utf8_lossy(info);
     let holder = text
         .lines()
         .map(str::trim)
@@ -293,28 +543,76 @@ mod tests {
     }
 
     #[test]
-    fn backoff_starts_at_5ms_doubles_and_caps_at_50ms() {
-        let mut backoff = Backoff::new();
-        let pauses: Vec<u64> = (0..7)
-            .map(|_| backoff.next_pause().as_millis() as u64)
-            .collect();
-        assert_eq!(pauses, [5, 10, 20, 40, 50, 50, 50]);
+    fn backoff_starts_at_50us_doubles_and_caps_at_2ms_with_bounded_jitter() {
+        let nominal_us = [50, 100, 200, 400, 800, 1600, 2000, 2000, 2000];
+        let mut distinct = std::collections::HashSet::new();
+        for _ in 0..20 {
+            let mut backoff = Backoff::new();
+            for nominal in nominal_us {
+                let pause = backoff.next_pause().as_micros() as u64;
+                assert!(
+                    pause <= nominal && pause >= nominal * 3 / 4,
+                    "{pause} vs {nominal}"
+                );
+                distinct.insert(pause);
+            }
+        }
+        assert!(
+            distinct.len() > nominal_us.len(),
+            "jittered, not a fixed schedule"
+        );
     }
 
     #[test]
-    fn holder_info_names_pid_time_and_label_and_is_cleared_on_release() {
+    fn metrics_count_acquisitions_contention_and_timeouts() {
         let dir = tempfile::tempdir().unwrap();
         let lock = lock_in(&dir, 0);
-        let guard = lock.acquire("plugin:demo").unwrap();
-        let text = std::fs::read_to_string(lock.path()).unwrap();
+        drop(lock.acquire("").unwrap());
+        let other = WriteLock::new(dir.path().join(LOCK_FILE_NAME), Duration::from_millis(20));
+        let held = std::thread::scope(|scope| {
+            let held = lock.acquire("").unwrap();
+            scope.spawn(|| assert!(matches!(other.acquire(""), Err(LockError::Timeout(_)))));
+            held
+        });
+        drop(held);
+        let metrics = lock.metrics();
+        assert_eq!(
+            metrics,
+            other.metrics(),
+            "one set of counters per lock file and process"
+        );
+        assert_eq!((metrics.acquisitions, metrics.timeouts), (2, 1));
+        assert_eq!(metrics.contended, 0);
+    }
+
+    #[test]
+    fn holder_info_names_pid_time_and_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_in(&dir, 0);
+        let _guard = lock.acquire("plugin:demo").unwrap();
+        let bytes = std::fs::read(lock.path()).unwrap();
+        assert_eq!(bytes.len(), HOLDER_RECORD, "one fixed-size record");
+        let text = String::from_utf8(bytes.split(|b| *b == 0).next().unwrap().to_vec()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], format!("pid:{}", std::process::id()));
         let time = lines[1].strip_prefix("time:").unwrap();
         humantime::parse_rfc3339(time).unwrap();
         assert!(time.ends_with('Z'), "UTC: {time}");
         assert_eq!(lines[2], "plugin:demo");
-        drop(guard);
-        assert_eq!(std::fs::read_to_string(lock.path()).unwrap(), "");
+    }
+
+    #[test]
+    fn a_new_holder_record_replaces_all_of_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_in(&dir, 0);
+        drop(
+            lock.acquire("plugin:a-rather-long-label-from-the-previous-holder")
+                .unwrap(),
+        );
+        let _guard = lock.acquire("x").unwrap();
+        let holder = read_holder(&File::open(lock.path()).unwrap());
+        assert!(holder.ends_with(" x"), "{holder}");
+        assert!(!holder.contains("previous"), "{holder}");
     }
 
     #[test]
@@ -394,7 +692,7 @@ mod tests {
         });
         assert!(panicked.is_err());
         assert!(is_free());
-        assert_eq!(std::fs::read_to_string(lock.path()).unwrap(), "");
+        drop(lock.acquire("").unwrap());
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl WriteTxn {
     /// [`RecordError::Storage`] when SQLite fails; [`RecordError::Invalid`] when the
     /// transaction passed its deadline and was rolled back.
     pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        self.with_conn(|conn| {
+        self.with_conn(|conn, _| {
             Ok(conn
                 .prepare_cached("SELECT id, name, value FROM records WHERE id = ?1")?
                 .query_row(params![id], record_from_row)
@@ -103,11 +103,7 @@ impl WriteTxn {
     /// # Errors
     /// As [`get`](Self::get).
     pub fn insert(&self, name: &str, value: i64) -> Result<RecordId, RecordError> {
-        self.with_conn(|conn| {
-            conn.prepare_cached("INSERT INTO records (name, value) VALUES (?1, ?2)")?
-                .execute(params![name, value])?;
-            Ok(conn.last_insert_rowid())
-        })
+        self.with_conn(|conn, held| insert(conn, held, name, value))
     }
 
     /// Sets the value of record `id`.
@@ -116,12 +112,7 @@ impl WriteTxn {
     /// [`RecordError::NotFound`] when no record has this id; otherwise as
     /// [`get`](Self::get).
     pub fn update(&self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        self.with_conn(|conn| {
-            let changed = conn
-                .prepare_cached("UPDATE records SET value = ?2 WHERE id = ?1")?
-                .execute(params![id, value])?;
-            found(changed, id)
-        })
+        self.with_conn(|conn, held| update(conn, held, id, value))
     }
 
     /// Removes record `id`.
@@ -129,12 +120,7 @@ impl WriteTxn {
     /// # Errors
     /// As [`update`](Self::update).
     pub fn delete(&self, id: RecordId) -> Result<(), RecordError> {
-        self.with_conn(|conn| {
-            let changed = conn
-                .prepare_cached("DELETE FROM records WHERE id = ?1")?
-                .execute(params![id])?;
-            found(changed, id)
-        })
+        self.with_conn(|conn, held| delete(conn, held, id))
     }
 
     /// Commits, then releases the lock.
@@ -159,7 +145,7 @@ impl WriteTxn {
 
     fn with_conn<T>(
         &self,
-        op: impl FnOnce(&Connection) -> Result<T, RecordError>,
+        op: impl FnOnce(&Connection, &WriteGuard) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
         let state = locked(&self.shared.state);
         match &*state {
@@ -168,7 +154,7 @@ impl WriteTxn {
                 self.shared.expire();
                 Err(self.shared.expired_error("deadline"))
             }
-            State::Open(_) => op(&locked(&self.shared.conn)),
+            State::Open(guard) => op(&locked(&self.shared.conn), guard),
             State::Expired(why) => Err(self.shared.expired_error(why)),
             State::Finished => Err(RecordError::Invalid(
                 "the write transaction has already ended".into(),
@@ -242,7 +228,10 @@ impl TxnShared {
         };
         let conn = locked(&self.conn);
         let result = if end == End::Commit && !self.past_deadline() {
-            conn.execute_batch("COMMIT").map_err(RecordError::from)
+            conn.prepare_cached("COMMIT")
+                .and_then(|mut commit| commit.execute([]))
+                .map(drop)
+                .map_err(RecordError::from)
         } else if end == End::Commit {
             *state = State::Expired("deadline");
             Err(self.expired_error("deadline"))
@@ -251,7 +240,10 @@ impl TxnShared {
         };
         if !conn.is_autocommit() {
             // Not committed (rollback, expiry, or a failed COMMIT): undo it all.
-            if let Err(e) = conn.execute_batch("ROLLBACK") {
+            if let Err(e) = conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut rollback| rollback.execute([]))
+            {
                 tracing::error!(error = %e, "rollback failed");
             }
         }
@@ -259,6 +251,42 @@ impl TxnShared {
         drop(guard);
         result
     }
+}
+
+/// The write statements. Each takes the lock guard as proof that the caller holds
+/// the write lock: there is no way to call one without it.
+pub(crate) fn insert(
+    conn: &Connection,
+    _held: &WriteGuard,
+    name: &str,
+    value: i64,
+) -> Result<RecordId, RecordError> {
+    conn.prepare_cached("INSERT INTO records (name, value) VALUES (?1, ?2)")?
+        .execute(params![name, value])?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(crate) fn update(
+    conn: &Connection,
+    _held: &WriteGuard,
+    id: RecordId,
+    value: i64,
+) -> Result<(), RecordError> {
+    let changed = conn
+        .prepare_cached("UPDATE records SET value = ?2 WHERE id = ?1")?
+        .execute(params![id, value])?;
+    found(changed, id)
+}
+
+pub(crate) fn delete(
+    conn: &Connection,
+    _held: &WriteGuard,
+    id: RecordId,
+) -> Result<(), RecordError> {
+    let changed = conn
+        .prepare_cached("DELETE FROM records WHERE id = ?1")?
+        .execute(params![id])?;
+    found(changed, id)
 }
 
 fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {

@@ -221,7 +221,7 @@ fn rust_log_turns_on_diagnostics() {
     let env = Env::new();
     let output = run(env
         .cli("call", &[r#"create-record("x", 1)"#])
-        .env("RUST_LOG", "records_host=debug"));
+        .env("RUST_LOG", "records_host=trace"));
     assert_exit(&output, 0);
     assert!(
         stderr(&output).contains("write lock acquired"),
