@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use records_host::lock::LockError;
 use records_host::wave_call::{Outcome, to_wave};
 use records_host::{
     Database, DatabaseOptions, Error, Limits, LockStatus, Plugin, PluginInstance, RecordError,
-    Runtime, TenantName,
+    Runtime, TenantName, WriteLock,
 };
 
 /// The exit codes, as documented in `--help` and the README.
@@ -144,6 +145,11 @@ struct DbArgs {
     /// back and releases the lock, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     txn_deadline: u64,
+
+    /// When done, print this process's write-lock metrics to stderr (acquisitions,
+    /// contended ones, timeouts, total and longest wait).
+    #[arg(long)]
+    lock_stats: bool,
 }
 
 impl DbArgs {
@@ -154,6 +160,16 @@ impl DbArgs {
             ..DatabaseOptions::default()
         };
         Ok(Database::open_with(self.target.path(), options)?)
+    }
+
+    /// Runs `command`, then prints the lock metrics when `--lock-stats` asks.
+    fn with_lock_stats(&self, command: impl FnOnce() -> anyhow::Result<u8>) -> anyhow::Result<u8> {
+        let result = command();
+        if self.lock_stats {
+            let lock = WriteLock::for_database(&self.target.path(), Duration::ZERO);
+            eprintln!("lock: {}", lock.metrics());
+        }
+        result
     }
 }
 
@@ -201,6 +217,10 @@ struct Demo {
 
 impl Demo {
     fn execute(&self) -> anyhow::Result<u8> {
+        self.db.with_lock_stats(|| self.run())
+    }
+
+    fn run(&self) -> anyhow::Result<u8> {
         let plugin = self.compile.runtime()?.load_reference()?;
         let mut instance = instantiate(&plugin, &self.db)?;
         println!("database: {}", self.db.target.path().display());
@@ -249,6 +269,10 @@ struct Call {
 
 impl Call {
     fn execute(&self) -> anyhow::Result<u8> {
+        self.db.with_lock_stats(|| self.run())
+    }
+
+    fn run(&self) -> anyhow::Result<u8> {
         let plugin = self.load_plugin()?;
         let mut instance = instantiate(&plugin, &self.db)?;
         let results = instance.call(&self.call)?;
@@ -307,6 +331,10 @@ struct RunScript {
 
 impl RunScript {
     fn execute(&self) -> anyhow::Result<u8> {
+        self.db.with_lock_stats(|| self.run())
+    }
+
+    fn run(&self) -> anyhow::Result<u8> {
         let plugin = self.compile.runtime()?.load_file(&self.script)?;
         let mut args = vec![plugin.name().to_string()];
         args.extend(self.args.iter().cloned());
@@ -320,12 +348,17 @@ impl RunScript {
 struct LockStatusCmd {
     #[command(flatten)]
     target: Target,
+
+    /// Also take and release the lock once, waiting up to MS, and report this
+    /// process's view: how long it waited (exit 75 when it timed out).
+    #[arg(long, value_name = "MS")]
+    probe: Option<u64>,
 }
 
 impl LockStatusCmd {
     fn execute(&self) -> anyhow::Result<u8> {
         let db = self.target.path();
-        let lock = records_host::WriteLock::for_database(&db, Duration::ZERO);
+        let lock = WriteLock::for_database(&db, Duration::ZERO);
         let status = lock
             .status()
             .with_context(|| format!("reading lock status of {}", display(&db)))?;
@@ -333,6 +366,19 @@ impl LockStatusCmd {
             LockStatus::Free => println!("free"),
             LockStatus::Held { holder } => println!("held\n  holder: {holder}"),
         }
+        let Some(ms) = self.probe else {
+            return Ok(exit::OK);
+        };
+        let probe = WriteLock::for_database(&db, Duration::from_millis(ms));
+        match probe.acquire("probe:lock-status") {
+            Ok(guard) => drop(guard),
+            Err(LockError::Timeout(timeout)) => {
+                println!("probe: {timeout}");
+                return Ok(exit::TEMPFAIL);
+            }
+            Err(other) => return Err(other.into()),
+        }
+        println!("probe: {}", probe.metrics());
         Ok(exit::OK)
     }
 }

@@ -55,6 +55,7 @@ mod bindings;
 mod cache;
 pub mod db;
 mod error;
+mod handoff;
 mod host;
 pub mod json;
 pub mod limits;

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use fs4::FileExt;
 
+use crate::handoff::Handoff;
 use crate::util::locked;
 
 /// This process's id, read once: `std::process::id()` is a syscall every time.
@@ -181,14 +182,14 @@ impl WriteLock {
     /// Counters of this process's acquisitions of this lock file, for every
     /// `WriteLock` of the same path in the process.
     pub fn metrics(&self) -> LockMetrics {
-        locked(&self.file)
-            .as_ref()
-            .map(|file| file.metrics.snapshot())
+        std::path::absolute(&self.path)
+            .map(|key| metrics_for(&key).snapshot())
             .unwrap_or_default()
     }
 
     /// The cross-process half of [`acquire`](Self::acquire), entered once this
-    /// thread is first in its process's queue.
+    /// thread is first in its process's queue. Each failed attempt sleeps for the
+    /// next backoff pause, or less when a release wakes it (see `handoff.rs`).
     fn flock(
         &self,
         file: &LockFile,
@@ -196,38 +197,63 @@ impl WriteLock {
         deadline: Instant,
         mut contended: bool,
     ) -> Result<(), LockError> {
+        let handoff = file.handoff.as_ref();
         let mut pauses: Option<Backoff> = None;
-        let mut attempts = 1u32;
-        loop {
-            if self.try_lock(&file.file)? {
-                // A waiter checks that the lock file was not replaced under it (an
-                // operator deleting a "stale" lock file); an uncontended writer
-                // skips the stat, since it saw nobody else using the file.
-                if !contended || file.still_at(&self.path) {
-                    break;
+        let mut waiting = false;
+        let result = loop {
+            let seen = handoff.map(Handoff::seq);
+            // A fresh writer lets earlier waiters go first when a lease is over.
+            let defer = !waiting && handoff.is_some_and(Handoff::handing_off);
+            if !defer {
+                match self.try_lock(&file.file) {
+                    Ok(true) => break Ok(()),
+                    Ok(false) => {}
+                    Err(e) => break Err(e),
                 }
-                // The lock file was deleted or replaced: a flock on the old inode
-                // excludes nobody. Forget this handle so the next attempt reopens.
-                let _ = FileExt::unlock(&file.file);
-                locked(&self.file).take();
-                return Err(self.io_error(io::Error::other(
-                    "the lock file was replaced while in use; try again",
-                )));
             }
             contended = true;
+            if !waiting {
+                handoff.inspect(|h| h.start_waiting());
+                waiting = true;
+            }
             let now = Instant::now();
             if now >= deadline {
-                return Err(self.timed_out(file, start));
+                break Err(self.timed_out(file, start));
             }
             // The last pause is cut short so that one attempt lands on the deadline.
-            let pause = pauses.get_or_insert_with(Backoff::new).next_pause();
-            std::thread::sleep(pause.min(deadline - now));
-            attempts += 1;
+            let pause = pauses
+                .get_or_insert_with(Backoff::new)
+                .next_pause()
+                .min(deadline - now);
+            match (handoff, seen) {
+                (Some(handoff), Some(seen)) => handoff.wait(seen, pause),
+                _ => std::thread::sleep(pause),
+            }
+        };
+        if waiting && let Some(handoff) = handoff {
+            handoff.stop_waiting();
+            if result.is_ok() {
+                handoff.taken_by_waiter();
+            }
+        }
+        result?;
+        // A waiter checks that the lock file was not replaced under it (an operator
+        // deleting a "stale" lock file); an uncontended writer skips the stat, since
+        // it saw nobody else using the file.
+        if contended && !file.still_at(&self.path) {
+            // A flock on the old inode excludes nobody. Forget this handle so the
+            // next attempt reopens.
+            let _ = FileExt::unlock(&file.file);
+            locked(&self.file).take();
+            return Err(self.io_error(io::Error::other(
+                "the lock file was replaced while in use; try again",
+            )));
         }
         let waited = start.elapsed();
         file.metrics.record(waited, contended);
+        file.start_lease(contended);
         if contended {
-            tracing::debug!(lock = %self.path.display(), attempts, waited_us = waited.as_micros() as u64, "write lock acquired after waiting");
+            tracing::debug!(lock = %self.path.display(), waited_us = waited.as_micros() as u64, "write lock acquired after waiting");
         } else {
             tracing::trace!(lock = %self.path.display(), "write lock acquired");
         }
@@ -331,8 +357,10 @@ struct LockFile {
     /// Whether a thread of this process holds (or is taking) the flock, and how
     /// many threads wait for their turn.
     turn: Mutex<Turn>,
+    /// The shared words for fair handoff between processes, when mappable.
+    handoff: Option<Handoff>,
     freed: Condvar,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
 }
 
 /// Whose turn it is among this process's threads.
@@ -340,6 +368,24 @@ struct LockFile {
 struct Turn {
     busy: bool,
     waiting: usize,
+    /// Since when this process has held the flock without handing it over.
+    lease_start: Option<Instant>,
+}
+
+/// How long a process may keep re-taking the lock while others wait before it
+/// must let a waiter have it: long enough for ~100 writes between handoffs (each
+/// costs a wake-up), short enough that 7 waiters ahead mean single-digit ms.
+const LEASE: Duration = Duration::from_millis(1);
+
+/// The counters of every lock file this process has used, by path. They outlive
+/// the open files (a CLI reports them after its database is closed) and cost a
+/// few dozen bytes per path, unlike keeping descriptors open.
+fn metrics_for(path: &Path) -> Arc<Metrics> {
+    static METRICS: OnceLock<Mutex<HashMap<PathBuf, Arc<Metrics>>>> = OnceLock::new();
+    locked(METRICS.get_or_init(Default::default))
+        .entry(path.to_path_buf())
+        .or_default()
+        .clone()
 }
 
 /// Every lock file this process has open, by path, so all handles share one.
@@ -365,8 +411,9 @@ impl LockFile {
             file,
             identity: (meta.dev(), meta.ino()),
             turn: Mutex::new(Turn::default()),
+            handoff: Handoff::open(&key),
             freed: Condvar::new(),
-            metrics: Metrics::default(),
+            metrics: metrics_for(&key),
         });
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(key, Arc::downgrade(&shared));
@@ -401,6 +448,27 @@ impl LockFile {
         Ok(waited)
     }
 
+    /// Starts this process's lease, unless one is running and it did not wait.
+    fn start_lease(&self, waited: bool) {
+        let mut turn = locked(&self.turn);
+        if waited || turn.lease_start.is_none() {
+            turn.lease_start = Some(Instant::now());
+        }
+    }
+
+    /// After unlocking: lets other processes know, handing the lock over when
+    /// this process's lease is over and someone waits.
+    fn released(&self) {
+        let Some(handoff) = &self.handoff else { return };
+        let mut turn = locked(&self.turn);
+        let lease_over = turn
+            .lease_start
+            .is_some_and(|start| start.elapsed() >= LEASE);
+        if handoff.released(lease_over) {
+            turn.lease_start = None;
+        }
+    }
+
     /// Gives the turn to the next thread of this process (waking one costs a
     /// syscall, so only when one waits).
     fn leave(&self) {
@@ -415,7 +483,7 @@ impl LockFile {
 }
 
 /// What [`WriteLock::metrics`] reports: this process's acquisitions of one lock
-/// file, over all its `WriteLock`s.
+/// file, over all its `WriteLock`s. Its `Display` is one line for logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LockMetrics {
     /// Successful acquisitions.
@@ -428,6 +496,20 @@ pub struct LockMetrics {
     pub total_wait: Duration,
     /// The longest wait of one acquisition.
     pub max_wait: Duration,
+}
+
+impl std::fmt::Display for LockMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} acquisitions, {} contended, {} timeouts, waited {:.3} ms in total, {:.3} ms at most",
+            self.acquisitions,
+            self.contended,
+            self.timeouts,
+            self.total_wait.as_secs_f64() * 1000.0,
+            self.max_wait.as_secs_f64() * 1000.0
+        )
+    }
 }
 
 #[derive(Debug, Default)]
@@ -502,6 +584,7 @@ impl Drop for WriteGuard {
         if let Err(e) = FileExt::unlock(&self.file.file) {
             tracing::error!(error = %e, "could not unlock the write lock");
         }
+        self.file.released();
         self.file.leave();
         tracing::trace!("write lock released");
     }

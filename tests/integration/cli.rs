@@ -273,3 +273,34 @@ fn the_compiled_plugin_cache_survives_corruption() {
         );
     }
 }
+
+#[test]
+fn lock_stats_and_the_lock_status_probe_report_this_processs_view() {
+    let env = Env::new();
+    // Created first: on a new database the schema creation is a locked write too.
+    drop(env.open());
+    let output = env.call(&["--lock-stats", r#"create-record("x", 1)"#]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        stderr(&output),
+        "lock: 1 acquisitions, 0 contended, 0 timeouts, waited 0.000 ms in total, 0.000 ms at most"
+    );
+
+    let probe = run(&mut env.cli("lock-status", &["--probe", "100"]));
+    assert_exit(&probe, 0);
+    assert_eq!(stdout(&probe).lines().next(), Some("free"));
+    assert!(
+        stdout(&probe).contains("probe: 1 acquisitions"),
+        "{}",
+        stdout(&probe)
+    );
+
+    let _held = env.hold_lock();
+    let blocked = run(&mut env.cli("lock-status", &["--probe", "50"]));
+    assert_exit(&blocked, 75);
+    assert!(
+        stdout(&blocked).contains("probe: write lock timeout after"),
+        "{}",
+        stdout(&blocked)
+    );
+}
