@@ -35,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use fs4::FileExt;
 
-use crate::handoff::Handoff;
+use crate::handoff::{Handoff, STALE, Ticket};
 use crate::util::locked;
 
 /// This process's id, read once: `std::process::id()` is a syscall every time.
@@ -200,11 +200,26 @@ impl WriteLock {
         let handoff = file.handoff.as_ref();
         let mut pauses: Option<Backoff> = None;
         let mut waiting = false;
+        let mut ticket: Option<Ticket> = None;
         let result = loop {
-            let seen = handoff.map(Handoff::seq);
-            // A fresh writer lets earlier waiters go first when a lease is over.
-            let defer = !waiting && handoff.is_some_and(Handoff::handing_off);
-            if !defer {
+            let mut seen = handoff.map(|h| h.seq(ticket));
+            let now = Instant::now();
+            let may_try = match handoff {
+                None => true,
+                // A fresh writer lets the waiters go first when a lease is over.
+                Some(handoff) if !waiting => !handoff.handing_off(),
+                // A waiter tries in its turn, or regardless when the queue looks
+                // stuck or its deadline has come.
+                Some(handoff) => {
+                    if ticket.is_some_and(|t| !handoff.holds(t)) {
+                        ticket = handoff.take_ticket();
+                    }
+                    ticket.is_none_or(|t| handoff.is_turn(t))
+                        || now - start >= STALE
+                        || now >= deadline
+                }
+            };
+            if may_try {
                 match self.try_lock(&file.file) {
                     Ok(true) => break Ok(()),
                     Ok(false) => {}
@@ -213,28 +228,33 @@ impl WriteLock {
             }
             contended = true;
             if !waiting {
-                handoff.inspect(|h| h.start_waiting());
                 waiting = true;
+                ticket = handoff.and_then(Handoff::take_ticket);
+                // From now on the wake-ups come on the ticket's own futex.
+                seen = handoff.map(|h| h.seq(ticket));
             }
-            let now = Instant::now();
             if now >= deadline {
                 break Err(self.timed_out(file, start));
             }
             // The last pause is cut short so that one attempt lands on the deadline.
-            let pause = pauses
-                .get_or_insert_with(Backoff::new)
-                .next_pause()
-                .min(deadline - now);
+            // A waiter that is not next in line does not try at all: it sleeps
+            // until the waiter before it takes the lock and wakes it (or until the
+            // queue looks stale), so only one process per lock polls.
+            let until_stale = STALE.saturating_sub(now - start);
+            let pause = match (handoff, ticket) {
+                (Some(handoff), Some(t)) if !until_stale.is_zero() && !handoff.is_turn(t) => {
+                    until_stale
+                }
+                _ => pauses.get_or_insert_with(Backoff::new).next_pause(),
+            }
+            .min(deadline - now);
             match (handoff, seen) {
-                (Some(handoff), Some(seen)) => handoff.wait(seen, pause),
+                (Some(handoff), Some(seen)) => handoff.wait(ticket, seen, pause),
                 _ => std::thread::sleep(pause),
             }
         };
-        if waiting && let Some(handoff) = handoff {
-            handoff.stop_waiting();
-            if result.is_ok() {
-                handoff.taken_by_waiter();
-            }
+        if let (Some(handoff), Some(ticket)) = (handoff, ticket) {
+            handoff.done(ticket, result.is_ok(), start.elapsed() >= STALE);
         }
         result?;
         // A waiter checks that the lock file was not replaced under it (an operator
