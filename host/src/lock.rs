@@ -1,24 +1,26 @@
 //! The cross-process write lock: an exclusive `flock` on `db.lock` beside the database.
 //!
 //! A writer first queues behind the other threads of its own process, then tries the
-//! flock without blocking and backs off exponentially between attempts until a
-//! deadline, then fails with [`LockTimeout`], which names the holder. The holder
-//! writes who it is (`pid:`, `time:`, and a caller-chosen label such as the plugin
-//! name) into the lock file so that a waiter that gives up can say who it was
-//! waiting for.
+//! flock without blocking and backs off between attempts until a deadline, then fails
+//! with [`LockTimeout`], which names the holder. The holder writes who it is (`pid:`,
+//! `time:`, and a caller-chosen label such as the plugin name) into the lock file so
+//! that a waiter that gives up can say who it was waiting for.
 //!
 //! The fast path is a handful of syscalls: each process keeps one open file
 //! description per lock file for its lifetime (opening and closing the file per write
 //! cost more than the write itself), `flock(LOCK_EX|LOCK_NB)`, one `pwrite` of a
 //! fixed-size holder record over the previous one, `flock(LOCK_UN)`; nothing else
-//! (the pid is read once, the backoff's random seed only when there is a wait). Because `flock` locks belong to the
-//! open file description, threads sharing it would not exclude each other; they
-//! queue on a mutex and condition variable in front of the flock instead, which also
-//! hands the lock from thread to thread with no sleeping gap. Across processes,
-//! waiting is try-and-sleep with a schedule short enough (50 us, doubling, capped at
-//! 2 ms, with jitter) that a waiter is never asleep for long while the lock is free;
-//! the original 5 -> 50 ms schedule left waiters asleep through hundreds of other
-//! writes and starved them (see BENCHMARKS.md).
+//! (the pid is read once, the backoff's random seed only when there is a wait).
+//! Because `flock` locks belong to the open file description, threads sharing it
+//! would not exclude each other; they queue on a mutex and condition variable in
+//! front of the flock instead, which also hands the lock from thread to thread with
+//! no sleeping gap.
+//!
+//! Across processes, the pause between attempts is 50 us, doubling, capped at 2 ms,
+//! jittered (the original 5 -> 50 ms schedule left waiters asleep through hundreds
+//! of other writes and starved them), and the handoff module makes waiting fair: a
+//! FIFO of waiters, woken by futex, and a lease after which a busy writer hands the
+//! lock to the oldest waiter. BENCHMARKS.md has the measurements.
 //!
 //! When a holder dies, even by `SIGKILL`, the kernel closes its descriptors and
 //! drops the lock at once; there is no stale-lock timeout as in lock-directory
