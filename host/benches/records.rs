@@ -533,10 +533,12 @@ fn contention(name: &str, kind: &str, path: &Path, n: usize, cache: &Path) -> Re
         }
         workers.push((child, out));
     }
-    let start = Instant::now();
     File::create(&go)?;
     let mut latencies = Vec::with_capacity(PROCESSES * n);
     let (mut timeouts, mut written) = (0u64, 0usize);
+    // The writing window: from the first worker's first write to the last worker's
+    // last write (process start-up, the barrier and exit are not writing time).
+    let (mut first_start, mut last_end) = (u128::MAX, 0u128);
     for (child, out) in workers {
         let output = child.wait_with_output()?;
         if !output.status.success() {
@@ -549,6 +551,8 @@ fn contention(name: &str, kind: &str, path: &Path, n: usize, cache: &Path) -> Re
             .skip(1);
         written += fields.next().context("ok count")?.parse::<usize>()?;
         timeouts += fields.next().context("timeouts")?.parse::<u64>()?;
+        first_start = first_start.min(fields.next().context("start")?.parse()?);
+        last_end = last_end.max(fields.next().context("end")?.parse()?);
         let mut bytes = Vec::new();
         File::open(&out)?.read_to_end(&mut bytes)?;
         latencies.extend(
@@ -557,7 +561,7 @@ fn contention(name: &str, kind: &str, path: &Path, n: usize, cache: &Path) -> Re
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))),
         );
     }
-    let elapsed = start.elapsed();
+    let elapsed = Duration::from_nanos(u64::try_from(last_end.saturating_sub(first_start))?);
     check_rows(path, written)?;
     Ok(Scenario {
         name: name.into(),
@@ -598,6 +602,7 @@ fn worker(args: &[String]) -> Result<()> {
     }
     let mut latencies = Vec::with_capacity(n);
     let (mut ok, mut timeouts) = (0usize, 0u64);
+    let start = unix_nanos();
     for i in 0..n {
         let t = Instant::now();
         if op(i)? {
@@ -607,13 +612,21 @@ fn worker(args: &[String]) -> Result<()> {
         }
         latencies.push(t.elapsed().as_nanos() as u64);
     }
+    let end = unix_nanos();
     let mut file = std::io::BufWriter::new(File::create(out)?);
     for l in latencies {
         file.write_all(&l.to_le_bytes())?;
     }
     file.flush()?;
-    println!("done {ok} {timeouts}");
+    println!("done {ok} {timeouts} {start} {end}");
     Ok(())
+}
+
+/// Wall-clock nanoseconds, comparable between the worker processes.
+fn unix_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Instantiating the pre-linked reference plugin per call, over a reused database.
