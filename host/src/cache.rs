@@ -8,6 +8,9 @@
 //! Deserializing compiled code is `unsafe` (it is executed as is), so every entry
 //! carries a SHA-256 of its payload that is checked before wasmtime sees it: a
 //! truncated, corrupt or foreign file is recompiled and replaced, never loaded.
+//! The checksum detects damage, not tampering: whoever can write the cache
+//! directory can supply code that will run, so it must be writable only by the
+//! user running records-host (as `~/.cache` is).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
@@ -72,9 +75,10 @@ fn read_entry(engine: &Engine, entry: &Path) -> Option<Component> {
     if payload.is_none() {
         tracing::warn!(entry = %entry.display(), "ignoring a corrupt plugin cache entry");
     }
-    // SAFETY: the payload is exactly what `Component::serialize` produced for an
-    // engine with this compatibility hash (the file name says so), as its SHA-256
-    // proves; wasmtime checks its own header and engine settings again.
+    // SAFETY: the payload is intact (its SHA-256 matches) output of
+    // `Component::serialize` for an engine with this compatibility hash (the file
+    // name says so), written by this program into a directory only its user can
+    // write; wasmtime checks its own header and engine settings again.
     let loaded = unsafe { Component::deserialize(engine, payload?) };
     loaded
         .inspect_err(|e| tracing::warn!(entry = %entry.display(), error = %e, "ignoring an unloadable plugin cache entry"))

@@ -100,8 +100,9 @@ impl Target {
 /// What a plugin call may consume.
 #[derive(Debug, Args)]
 struct LimitArgs {
-    /// Wall-clock limit of one plugin call, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    /// Wall-clock limit of one plugin call, in milliseconds (at most a day).
+    #[arg(long, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     timeout: u64,
 
     /// Largest linear memory of a plugin instance, in MiB.
@@ -137,13 +138,15 @@ struct DbArgs {
     #[command(flatten)]
     target: Target,
 
-    /// How long a write waits for the write lock, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 500)]
+    /// How long a write waits for the write lock, in milliseconds (at most a day).
+    #[arg(long, value_name = "MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     lock_timeout: u64,
 
     /// How long a plugin's write transaction may stay open before the host rolls it
-    /// back and releases the lock, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    /// back and releases the lock, in milliseconds (at most a day).
+    #[arg(long, value_name = "MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     txn_deadline: u64,
 
     /// When done, print this process's write-lock metrics to stderr (acquisitions,
@@ -404,7 +407,14 @@ impl Cli {
 /// Prints `err` on stderr and picks its exit code.
 fn report(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<Error>() {
-        Some(Error::Record(RecordError::LockTimeout(timeout))) => {
+        // Opening a database can need the lock too (to create its schema).
+        Some(
+            Error::Record(RecordError::LockTimeout(timeout))
+            | Error::OpenDatabase {
+                source: RecordError::LockTimeout(timeout),
+                ..
+            },
+        ) => {
             eprintln!("records-host: {timeout}");
             exit::TEMPFAIL
         }

@@ -1,14 +1,17 @@
 //! The record store: SQLite in WAL mode, one table, writes only under the write lock.
 //!
 //! Reads run on the connection directly and take no lock: WAL readers never block
-//! and are never blocked. Writes exist only as methods of [`WriteTxn`], and the only
-//! ways to get one, [`Database::begin_write`] and [`Database::write`], take the
-//! cross-process write lock first and then open an `IMMEDIATE` transaction. A write
+//! and are never blocked. Writes exist only where the write lock is held: the
+//! statement functions in `txn.rs` take the lock's [`WriteGuard`] as an argument,
+//! and their only callers are [`WriteTxn`] (which holds the guard; the only ways to
+//! get one, [`Database::begin_write`] and [`Database::write`], take the lock and
+//! then open an `IMMEDIATE` transaction) and [`Database::insert`], `update` and
+//! `delete` (which take the lock for their one autocommit statement). A write
 //! without the lock does not compile.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -27,6 +30,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a transaction from [`Database::begin_write`] may stay open unless
 /// configured otherwise.
 pub const DEFAULT_TXN_DEADLINE: Duration = Duration::from_secs(2);
+
+/// RFC 3339 stops at year 9999; later deadlines are shown as `never`.
+const MAX_DISPLAYABLE: Duration = Duration::from_secs(253_402_300_799);
 
 /// Schema migrations; `PRAGMA user_version` is the number applied so far.
 const MIGRATIONS: &[&str] =
@@ -219,18 +225,29 @@ impl Database {
     /// already open (waiting for it would wait forever); [`RecordError::Storage`]
     /// when the lock file or SQLite fails.
     pub fn begin_write(&self) -> Result<WriteTxn, RecordError> {
-        let until = humantime::format_rfc3339_millis(SystemTime::now() + self.txn_deadline);
+        // The deadline counts from here, so the one written into the lock file
+        // is the one the reaper enforces. A deadline too far to represent is none.
+        let deadline = Instant::now()
+            .checked_add(self.txn_deadline)
+            .map(|at| (at, self.txn_deadline));
+        let until = SystemTime::now()
+            .checked_add(self.txn_deadline)
+            .filter(|until| *until < SystemTime::UNIX_EPOCH + MAX_DISPLAYABLE)
+            .map_or_else(
+                || "never".to_string(),
+                |until| humantime::format_rfc3339_millis(until).to_string(),
+            );
         let label = format!("{}\ntxn:open until:{until}", self.holder_label);
-        let txn = self.begin(label.trim_start(), Some(self.txn_deadline))?;
+        let txn = self.begin(label.trim_start(), deadline)?;
         if let Some(deadline) = txn.deadline() {
             reaper::watch(deadline, Arc::downgrade(txn.shared()));
         }
         Ok(txn)
     }
 
-    /// Runs `write` in a write transaction and commits it when it returns `Ok`: the
-    /// host's own single writes. It has no deadline, since no guest code runs
-    /// while it is open.
+    /// Runs `write` in a write transaction and commits it when it returns `Ok`: a
+    /// multi-statement write for Rust callers that do not keep the transaction. It
+    /// has no deadline, since it ends when `write` returns.
     ///
     /// # Errors
     /// As [`begin_write`](Self::begin_write), or what `write` or the commit return;
@@ -292,7 +309,11 @@ impl Database {
         ))
     }
 
-    fn begin(&self, label: &str, deadline: Option<Duration>) -> Result<WriteTxn, RecordError> {
+    fn begin(
+        &self,
+        label: &str,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Result<WriteTxn, RecordError> {
         self.check_no_open_transaction()?;
         let guard = self.lock.acquire(label)?;
         locked(&self.conn)

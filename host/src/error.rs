@@ -129,11 +129,9 @@ impl Error {
     }
 
     /// Classifies an error from a wasmtime call into the guest: a limit that
-    /// stopped it, a trap, or an error a host import returned to abort the guest.
+    /// stopped it, or a trap. (Record errors reach the guest as WIT values, never
+    /// as wasmtime errors.)
     pub(crate) fn from_call(err: wasmtime::Error, limits: &Limits) -> Self {
-        if let Some(record) = err.downcast_ref::<RecordError>() {
-            return Self::Record(record.clone());
-        }
         if let Some(exceeded) = err.downcast_ref::<MemoryLimitExceeded>() {
             return Self::MemoryLimit {
                 mib: (exceeded.limit as u64).div_ceil(1 << 20),

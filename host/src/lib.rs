@@ -46,10 +46,11 @@
 //! tenant's own database; see `examples/service.rs`.
 //!
 //! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
-//! instances) calls into the store imports, which use [`db`] (SQLite, reads) and
-//! [`txn`] (writes, only through a [`WriteTxn`], which holds a [`lock::WriteGuard`]
-//! and has a deadline), and [`lock`] (the flock write lock, which knows nothing
-//! about wasm or SQLite).
+//! instances) calls into the store imports, which use [`db`] (SQLite: reads, and
+//! single-statement writes under the lock) and [`txn`] (write transactions: a
+//! [`WriteTxn`] holds a [`lock::WriteGuard`] and has a deadline), and [`lock`]
+//! (the flock write lock, which knows nothing about wasm or SQLite). Every write
+//! statement takes the `WriteGuard` as an argument, so none runs without the lock.
 
 mod bindings;
 mod cache;

@@ -34,8 +34,10 @@ pub struct Limits {
     pub max_name_bytes: usize,
     /// Most records one `scan` returns, whatever limit the plugin asks for.
     pub max_scan: u32,
-    /// Most bytes of stdout and of stderr a plugin call may print (to the host's
-    /// stderr, prefixed with the plugin's name); the rest is dropped. Default 64 KiB.
+    /// Most bytes of stdout and of stderr a plugin instance may print (to the
+    /// host's stderr, prefixed with the plugin's name), over all its calls; the rest
+    /// is dropped. The CLI and `PluginHost` make one instance per call. Default
+    /// 64 KiB.
     pub max_output: usize,
 }
 

@@ -155,7 +155,10 @@ impl WriteLock {
     /// [`LockError::Io`] when the lock file cannot be opened, locked or written.
     pub fn acquire(&self, label: &str) -> Result<WriteGuard, LockError> {
         let start = Instant::now();
-        let deadline = start + self.timeout;
+        // A timeout too long to represent waits as long as it takes.
+        let deadline = start
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
         let file = self.lock_file()?;
         let queued = file.enter(deadline);
         let result = match queued {

@@ -4,11 +4,12 @@
 //! A [`WriteTxn`] owns what it needs (a handle on the connection and the lock
 //! guard), so it can outlive the call that opened it: a plugin holds one as a
 //! `write-txn` resource across several host calls, and an embedder can keep one in
-//! a struct. It ends in exactly one of three ways, each of which rolls back what was
-//! not committed and releases the lock before anything else can happen:
-//! [`commit`](WriteTxn::commit); drop (including a trapped plugin's instance being
-//! torn down); or its deadline passing, enforced by a background reaper thread even
-//! while the holder is busy elsewhere, after which every use errors.
+//! a struct. However it ends, what was not committed is rolled back and then the
+//! lock is released: [`commit`](WriteTxn::commit); [`rollback`](WriteTxn::rollback)
+//! or drop (including an instance being dropped); an abort when its plugin traps or
+//! exits (before the call returns); or its deadline passing, enforced by a
+//! background reaper thread even while the holder is busy elsewhere. After an abort
+//! or the deadline, every use errors.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +36,9 @@ pub struct WriteTxn {
 pub(crate) struct TxnShared {
     conn: Arc<Mutex<Connection>>,
     state: Mutex<State>,
-    /// When the transaction is rolled back if still open; `None` for the host's
-    /// own short write closures, which never run guest code while open.
+    /// When the transaction is rolled back if still open (and the configured
+    /// limit, for messages); `None` for [`Database::write`](crate::Database::write)
+    /// closures, which end when the closure returns.
     deadline: Option<(Instant, Duration)>,
 }
 
@@ -64,13 +66,13 @@ impl WriteTxn {
     pub(crate) fn begun(
         conn: Arc<Mutex<Connection>>,
         guard: WriteGuard,
-        deadline: Option<Duration>,
+        deadline: Option<(Instant, Duration)>,
     ) -> Self {
         Self {
             shared: Arc::new(TxnShared {
                 conn,
                 state: Mutex::new(State::Open(guard)),
-                deadline: deadline.map(|limit| (Instant::now() + limit, limit)),
+                deadline,
             }),
         }
     }
@@ -389,6 +391,36 @@ mod tests {
             .map(|r| r.name)
             .collect();
         assert_eq!(names, ["winner"]);
+    }
+
+    #[test]
+    fn unrepresentable_deadlines_and_timeouts_do_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = DatabaseOptions {
+            txn_deadline: Duration::MAX,
+            lock_timeout: Duration::MAX,
+            ..DatabaseOptions::default()
+        };
+        let db = Database::open_with(dir.path().join("app.db"), options).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert_eq!(txn.deadline(), None, "too far to represent: no deadline");
+        let LockStatus::Held { holder } = db.write_lock().status().unwrap() else {
+            panic!("expected held");
+        };
+        assert!(holder.ends_with("txn:open until:never"), "{holder}");
+        txn.insert("x", 1).unwrap();
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn the_deadline_counts_from_begin_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&dir, 2_000);
+        let before = std::time::Instant::now();
+        let txn = db.begin_write().unwrap();
+        let deadline = txn.deadline().unwrap();
+        assert!(deadline >= before + Duration::from_millis(2_000));
+        assert!(deadline <= std::time::Instant::now() + Duration::from_millis(2_000));
     }
 
     #[test]

@@ -304,3 +304,29 @@ fn lock_stats_and_the_lock_status_probe_report_this_processs_view() {
         stdout(&blocked)
     );
 }
+
+#[test]
+fn a_lock_timeout_while_creating_the_schema_exits_75() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.db().parent().unwrap()).unwrap();
+    // The database does not exist yet: opening it must take the lock to create it.
+    let _held = records_host::WriteLock::for_database(&env.db(), std::time::Duration::ZERO)
+        .acquire("test:holder")
+        .unwrap();
+    let output = env.call(&["--lock-timeout", "50", "get-all-records()"]);
+    assert_exit(&output, 75);
+    assert!(
+        stderr(&output).contains("write lock timeout after"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn out_of_range_durations_are_usage_errors() {
+    let env = Env::new();
+    for flag in ["--txn-deadline", "--lock-timeout", "--timeout"] {
+        let output = env.call(&[flag, "999999999999999", "get-all-records()"]);
+        assert_exit(&output, 2);
+    }
+}
