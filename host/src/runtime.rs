@@ -453,28 +453,50 @@ impl PluginInstance {
     }
 
     fn records(&mut self) -> Result<records::Guest, Error> {
-        if self.records.is_none() {
-            let loaded = records::GuestIndices::new(&self.plugin.pre)
-                .and_then(|indices| indices.load(&mut self.store, &self.instance));
-            self.records = Some(loaded.map_err(|e| self.missing_export("records", &e))?);
-        }
-        Ok(self.records.clone().expect("loaded above"))
+        let Self {
+            plugin,
+            store,
+            instance,
+            records: slot,
+            ..
+        } = self;
+        cached_export(slot, plugin, "records", || {
+            records::GuestIndices::new(&plugin.pre)?.load(store, instance)
+        })
     }
 
     fn counters(&mut self) -> Result<counters::Guest, Error> {
-        if self.counters.is_none() {
-            let loaded = counters::GuestIndices::new(&self.plugin.pre)
-                .and_then(|indices| indices.load(&mut self.store, &self.instance));
-            self.counters = Some(loaded.map_err(|e| self.missing_export("counters", &e))?);
-        }
-        Ok(self.counters.clone().expect("loaded above"))
+        let Self {
+            plugin,
+            store,
+            instance,
+            counters: slot,
+            ..
+        } = self;
+        cached_export(slot, plugin, "counters", || {
+            counters::GuestIndices::new(&plugin.pre)?.load(store, instance)
+        })
     }
+}
 
-    fn missing_export(&self, interface: &str, err: &wasmtime::Error) -> Error {
+/// The typed handle of an exported interface: loaded (and type-checked) on first
+/// use, then kept, since a plugin need not export every interface of the world.
+fn cached_export<G: Clone>(
+    slot: &mut Option<G>,
+    plugin: &Plugin,
+    interface: &str,
+    load: impl FnOnce() -> wasmtime::Result<G>,
+) -> Result<G, Error> {
+    if let Some(loaded) = slot {
+        return Ok(loaded.clone());
+    }
+    let loaded = load().map_err(|e| {
         Error::BadCall(format!(
             "plugin {} does not export records:plugin/{interface}: {}",
-            self.plugin.name,
-            one_line(err)
+            plugin.name,
+            one_line(&e)
         ))
-    }
+    })?;
+    *slot = Some(loaded.clone());
+    Ok(loaded)
 }
