@@ -26,6 +26,13 @@ build: setup
 test: setup
     cargo test --workspace
 
+# The lock and multi-process tests again with the portable lock (plain backoff, no
+# shared words), the mode of platforms other than Linux.
+[group('test')]
+test-portable: setup
+    RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host --lib lock::tests
+    RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host --test integration -- multiprocess transactions crash lock_files
+
 # Formatting check and clippy with warnings denied.
 [group('lint')]
 lint: setup
@@ -58,4 +65,4 @@ bench *ARGS: setup
 
 # Everything CI checks.
 [group('test')]
-ci: lint test
+ci: lint test test-portable

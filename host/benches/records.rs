@@ -10,6 +10,12 @@
 //! Multi-process scenarios run this same binary as worker processes
 //! (`--worker ...`), started together behind a go-file barrier. Every write
 //! scenario checks afterwards that the database holds exactly the rows written.
+//!
+//! `--cost KIND N` runs N operations of one kind untimed (`setup`, `instantiate`,
+//! `get`, `create`, `native-get`, `native-insert`), for counting instructions under
+//! `valgrind --tool=callgrind`: on a shared, noisy machine wall-clock figures of
+//! two builds differ by more than a few percent between runs, instruction counts
+//! do not.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -26,8 +32,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_records-host");
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--worker") {
-        return worker(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--worker") => return worker(&args[1..]),
+        Some("--cost") => return cost(&args[1..]),
+        _ => {}
     }
     let options = Options::parse(&args)?;
     let dir = tempfile::tempdir()?;
@@ -676,6 +684,53 @@ fn worker(args: &[String]) -> Result<()> {
     }
     file.flush()?;
     println!("done {ok} {timeouts} {start} {end}");
+    Ok(())
+}
+
+/// `--cost KIND N`: N untimed operations of one kind over a database of 1,000
+/// records (see the crate doc). Instructions per operation are
+/// `(Ir(KIND, N) - Ir(setup, 0)) / N`.
+fn cost(args: &[String]) -> Result<()> {
+    let [kind, n] = args else {
+        bail!("--cost KIND N")
+    };
+    let n: i64 = n.parse()?;
+    let dir = tempfile::tempdir()?;
+    let db = Database::open(dir.path().join("app.db"))?;
+    db.write(|w| (0..1000).try_for_each(|i| w.insert("row", i).map(drop)))?;
+    let plugin = Runtime::new()?.load_reference()?;
+    let mut instance = plugin.instantiate(db)?;
+    let id = |i: i64| i % 1000 + 1;
+    match kind.as_str() {
+        "setup" => {}
+        "instantiate" => {
+            let mut db = instance.into_database();
+            for _ in 0..n {
+                db = plugin.instantiate(db)?.into_database();
+            }
+        }
+        "get" => {
+            for i in 0..n {
+                instance.get_record(id(i))?;
+            }
+        }
+        "create" => {
+            for i in 0..n {
+                instance.create_record("cost", i)?;
+            }
+        }
+        "native-get" => {
+            for i in 0..n {
+                instance.database().get(id(i))?;
+            }
+        }
+        "native-insert" => {
+            for i in 0..n {
+                instance.database().insert("cost", i)?;
+            }
+        }
+        other => bail!("unknown --cost kind {other}"),
+    }
     Ok(())
 }
 

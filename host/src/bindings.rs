@@ -3,15 +3,16 @@
 //!
 //! Every `store` import is trappable with [`ImportError`] as its error type: host
 //! code returns `Result<T, ImportError>`, and `types::Host::convert_error` turns a
-//! domain error into the WIT `error` value the guest sees, and a host bug into a
-//! trap. The `write-txn` resource is backed by `crate::txn::WriteTxn` itself.
+//! domain error into the WIT `error` value the guest sees, and a host bug (or the
+//! call's time running out) into a trap. The `write-txn` resource is backed by
+//! `crate::txn::WriteTxn` itself.
 
 pub(crate) use generated::*;
 
 mod generated {
     #![allow(missing_docs)]
 
-    use crate::host::ImportError;
+    use crate::import_error::ImportError;
 
     wasmtime::component::bindgen!({
         path: "../wit",

@@ -32,22 +32,11 @@ pub enum RecordError {
     Storage(String),
 }
 
-impl From<rusqlite::Error> for RecordError {
-    fn from(e: rusqlite::Error) -> Self {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
-            return Self::Storage(
-                "the database is full: it reached its size limit (or the disk is full)".into(),
-            );
-        }
-        Self::Storage(e.to_string())
-    }
-}
-
 impl From<LockError> for RecordError {
     fn from(e: LockError) -> Self {
         match e {
             LockError::Timeout(timeout) => Self::LockTimeout(timeout),
-            other => Self::Storage(other.to_string()),
+            other => Self::Storage(crate::util::error_chain(&other)),
         }
     }
 }
@@ -61,8 +50,8 @@ pub enum Error {
     /// A lock timeout is `Error::Record(RecordError::LockTimeout(..))`.
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// The database could not be opened or prepared.
-    #[error("cannot open database {}: {source}", path.display())]
+    /// The database could not be opened or prepared (its `source` says why).
+    #[error("cannot open database {}", crate::util::escape_control(&path.display().to_string()))]
     OpenDatabase {
         /// The database file.
         path: PathBuf,
@@ -138,11 +127,7 @@ impl Error {
             };
         }
         match err.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => {
-                return Self::TimeLimit {
-                    ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
-                };
-            }
+            Some(wasmtime::Trap::Interrupt) => return Self::time_limit(limits),
             Some(wasmtime::Trap::OutOfFuel) => {
                 return Self::FuelExhausted {
                     fuel: limits.fuel.unwrap_or_default(),
@@ -160,6 +145,15 @@ impl Error {
                 .collect::<Vec<_>>()
                 .join(" "),
         )
+    }
+}
+
+impl Error {
+    /// The call ran past `limits.timeout`.
+    pub(crate) fn time_limit(limits: &Limits) -> Self {
+        Self::TimeLimit {
+            ms: u64::try_from(limits.timeout.as_millis()).unwrap_or(u64::MAX),
+        }
     }
 }
 

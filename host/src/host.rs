@@ -1,43 +1,30 @@
 //! The `store` imports: what a guest can do to the database, and nothing more.
 //!
 //! This is where lock-around-write is enforced at the host boundary: a single-write
-//! import goes through [`Database::insert`] (or `update`, `delete`), which takes the
-//! cross-process write lock, runs its one statement (atomic by itself) and releases
-//! the lock before the import returns; `begin-write` hands the guest a `write-txn` resource backed by a
+//! import takes the cross-process write lock, runs its one statement (atomic by
+//! itself) with the guard as proof, and releases the lock before the import
+//! returns; `begin-write` hands the guest a `write-txn` resource backed by a
 //! [`WriteTxn`], which holds the lock until commit, drop, trap or deadline. A guest
-//! cannot reach SQLite any other way.
+//! cannot reach SQLite any other way. A write waits for the lock no longer than the
+//! lock's timeout and never past the call's deadline: when the call's time runs
+//! out first, the call is stopped at its time limit.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
-use wasmtime::component::{Resource, ResourceTable, ResourceTableError};
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::records::plugin::{store, types};
-use crate::db::{Database, Record};
+use crate::bounded_io::BoundedIo;
+use crate::db::Database;
 use crate::error::{RecordError, RecordId};
+use crate::import_error::ImportError;
 use crate::limits::{Limits, PluginLimiter};
+use crate::lock::{LockError, WriteGuard};
 use crate::output::PrefixedOutput;
+use crate::record::Record;
 use crate::txn::{TxnShared, WriteTxn};
-
-/// What a store import can fail with: a domain error the guest receives as a WIT
-/// `error` value, or a host bug that traps the guest.
-#[derive(Debug)]
-pub(crate) enum ImportError {
-    Record(RecordError),
-    Trap(wasmtime::Error),
-}
-
-impl From<RecordError> for ImportError {
-    fn from(e: RecordError) -> Self {
-        Self::Record(e)
-    }
-}
-
-impl From<ResourceTableError> for ImportError {
-    fn from(e: ResourceTableError) -> Self {
-        Self::Trap(e.into())
-    }
-}
 
 /// What a guest's stdio is connected to.
 pub(crate) enum Stdio {
@@ -57,6 +44,8 @@ pub(crate) struct HostState {
     txns: Vec<Weak<TxnShared>>,
     limits: Limits,
     pub(crate) limiter: PluginLimiter,
+    /// When the call in progress must end (set as each call starts).
+    call_deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -88,6 +77,7 @@ impl HostState {
             txns: Vec::new(),
             limits: limits.clone(),
             limiter: PluginLimiter::new(limits),
+            call_deadline: crate::lock::deadline_after(limits.timeout),
             wasi: wasi.build(),
             table: ResourceTable::new(),
         }
@@ -95,6 +85,37 @@ impl HostState {
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    pub(crate) fn call_deadline(&self) -> Instant {
+        self.call_deadline
+    }
+
+    pub(crate) fn set_call_deadline(&mut self, deadline: Instant) {
+        self.call_deadline = deadline;
+    }
+
+    /// The guest's WASI I/O, bounded by the call's deadline (see `bounded_io.rs`).
+    pub(crate) fn bounded_io(&mut self) -> BoundedIo<'_> {
+        BoundedIo::new(&mut self.table, self.call_deadline)
+    }
+
+    /// Takes this instance's database's write lock for one write labelled
+    /// `label`, waiting until the lock's timeout or the call's deadline, whichever
+    /// comes first; in the second case the call is stopped at its time limit.
+    fn lock(&self, label: &str) -> Result<WriteGuard, ImportError> {
+        self.db.check_no_open_transaction()?;
+        match self
+            .db
+            .write_lock()
+            .acquire_by(label, Some(self.call_deadline))
+        {
+            Ok(guard) => Ok(guard),
+            Err(LockError::Timeout(_)) if Instant::now() >= self.call_deadline => {
+                Err(ImportError::Trap(wasmtime::Trap::Interrupt.into()))
+            }
+            Err(e) => Err(RecordError::from(e).into()),
+        }
     }
 
     /// Rejects names over the host's bound, whatever the plugin's own rules are.
@@ -160,21 +181,26 @@ impl store::Host for HostState {
 
     fn insert(&mut self, name: String, value: i64) -> Result<RecordId, ImportError> {
         self.check_name(&name)?;
-        Ok(self.db.insert(&name, value)?)
+        let held = self.lock(self.db.holder_label())?;
+        Ok(self.db.insert_held(&held, &name, value)?)
     }
 
     fn update(&mut self, id: RecordId, value: i64) -> Result<(), ImportError> {
-        Ok(self.db.update(id, value)?)
+        let held = self.lock(self.db.holder_label())?;
+        Ok(self.db.update_held(&held, id, value)?)
     }
 
     fn delete(&mut self, id: RecordId) -> Result<(), ImportError> {
-        Ok(self.db.delete(id)?)
+        let held = self.lock(self.db.holder_label())?;
+        Ok(self.db.delete_held(&held, id)?)
     }
 
     fn begin_write(&mut self) -> Result<Resource<WriteTxn>, ImportError> {
-        let txn = self.db.begin_write()?;
+        let plan = self.db.plan_transaction();
+        let held = self.lock(&plan.label)?;
+        let txn = self.db.begin_planned(plan, held)?;
         self.txns.retain(|weak| weak.strong_count() > 0);
-        self.txns.push(std::sync::Arc::downgrade(txn.shared()));
+        self.txns.push(Arc::downgrade(txn.shared()));
         Ok(self.table.push(txn)?)
     }
 }

@@ -46,35 +46,57 @@
 //! tenant's own database; see `examples/service.rs`.
 //!
 //! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
-//! instances) calls into the store imports, which use [`db`] (SQLite: reads, and
-//! single-statement writes under the lock) and [`txn`] (write transactions: a
-//! [`WriteTxn`] holds a [`lock::WriteGuard`] and has a deadline), and [`lock`]
-//! (the flock write lock, which knows nothing about wasm or SQLite). Every write
-//! statement takes the `WriteGuard` as an argument, so none runs without the lock.
+//! instances, every call bounded by its limits) calls into the store imports,
+//! which use [`db`] (SQLite: reads, and single-statement writes under the lock)
+//! and [`txn`] (write transactions: a [`WriteTxn`] holds a [`lock::WriteGuard`]
+//! and has a deadline), and [`lock`] (the flock write lock, which knows nothing
+//! about wasm or SQLite). Every write statement takes the `WriteGuard` as an
+//! argument, so none runs without the lock.
+//!
+//! Who is untrusted, and what holds against them: a plugin cannot outrun its time
+//! limit (computing, sleeping, blocking in WASI or waiting for the lock), its
+//! memory or fuel, or reach anything but the store; a file that another local
+//! user planted beside a database (a symbolic link, a FIFO, a truncated shared
+//! file, another application's database) is refused or survived, never followed
+//! or trusted; a compiled-plugin cache entry is loaded only when nobody else could
+//! have written it.
+//!
+//! Platforms: Linux, fully. Other Unix systems build with the write lock waiting
+//! by plain backoff (no fair handoff, which needs futexes) and lock timeouts
+//! naming the holder from its record alone (no `/proc/locks`). Not Windows.
+
+#[cfg(not(unix))]
+compile_error!(
+    "records-host supports Linux (and, with plain-backoff locking, other Unix systems) only: \
+     its write lock is an flock and its files are opened with Unix flags"
+);
 
 mod bindings;
+mod bounded_io;
 mod cache;
 pub mod db;
 mod error;
-mod handoff;
 mod host;
+mod import_error;
 pub mod json;
 pub mod limits;
 pub mod lock;
 mod output;
 pub mod plugin_host;
 mod reaper;
+mod record;
 pub mod runtime;
 pub mod tenant;
 pub mod txn;
 mod util;
 pub mod wave_call;
 
-pub use db::{Database, DatabaseOptions, Record};
+pub use db::{Database, DatabaseOptions};
 pub use error::{Error, RecordError, RecordId};
 pub use limits::Limits;
 pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;
+pub use record::Record;
 pub use runtime::{Plugin, PluginInstance, REFERENCE_PLUGIN, Runtime, RuntimeBuilder};
 pub use tenant::{InvalidTenantName, TenantName};
 pub use txn::WriteTxn;

@@ -17,8 +17,11 @@ pub(crate) const TICK: Duration = Duration::from_millis(10);
 /// The bounds of one plugin call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock time per call (and per instantiation); a guest still running then
-    /// traps with [`Error::TimeLimit`](crate::Error::TimeLimit). Default 5 s.
+    /// Wall-clock time per call (and per instantiation), whatever the guest does:
+    /// computing, sleeping, blocking in a WASI call, or waiting for the write lock
+    /// in a store import. It is stopped with
+    /// [`Error::TimeLimit`](crate::Error::TimeLimit) within one epoch tick (10 ms)
+    /// after it. Default 5 s.
     pub timeout: Duration,
     /// Largest size of each linear memory of an instance, in bytes; growing past it
     /// traps with [`Error::MemoryLimit`](crate::Error::MemoryLimit). Default 64 MiB.
@@ -55,14 +58,6 @@ impl Default for Limits {
     }
 }
 
-impl Limits {
-    /// The epoch deadline, in ticks, that enforces [`timeout`](Self::timeout).
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        let ticks = self.timeout.as_nanos().div_ceil(TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
-    }
-}
-
 /// A linear memory tried to grow past [`Limits::max_memory`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("memory limit of {limit} bytes exceeded (growing to {desired} bytes)")]
@@ -80,12 +75,12 @@ pub(crate) struct PluginLimiter {
 }
 
 /// Most table elements per table: far above what compilers emit for real programs.
-const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 /// Most core instances, tables and memories per component instance: components
 /// from wit-bindgen, componentize-py and componentize-js use a handful of each.
-const MAX_INSTANCES: usize = 64;
-const MAX_TABLES: usize = 64;
-const MAX_MEMORIES: usize = 16;
+pub(crate) const MAX_INSTANCES: usize = 64;
+pub(crate) const MAX_TABLES: usize = 64;
+pub(crate) const MAX_MEMORIES: usize = 16;
 
 impl PluginLimiter {
     pub(crate) fn new(limits: &Limits) -> Self {
@@ -159,17 +154,6 @@ pub(crate) fn start_epoch_ticker(engine: &Engine) {
 mod tests {
     use super::*;
     use wasmtime::ResourceLimiter;
-
-    #[test]
-    fn the_time_limit_rounds_up_to_whole_ticks() {
-        let limits = |ms| Limits {
-            timeout: Duration::from_millis(ms),
-            ..Limits::default()
-        };
-        assert_eq!(limits(5000).deadline_ticks(), 500);
-        assert_eq!(limits(15).deadline_ticks(), 2);
-        assert_eq!(limits(0).deadline_ticks(), 1);
-    }
 
     #[test]
     fn memory_may_grow_up_to_the_limit_and_no_further() {

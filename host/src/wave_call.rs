@@ -5,13 +5,17 @@
 //! what lets the CLI drive plugins from other toolchains and worlds without
 //! generated bindings.
 
+use std::time::Duration;
+
 use wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Instance, Type, Val};
+use wasmtime::component::{Func, Instance, Type, Val};
 
 use crate::error::Error;
 use crate::host::HostState;
+use crate::lock::LockTimeout;
+use crate::util::escape_control;
 
 /// An exported function: its interface (`None` for a world-level function) and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,12 +33,23 @@ impl std::fmt::Display for Export {
     }
 }
 
-/// Parses `expr`, finds the export it names, converts its arguments and calls it.
-pub(crate) fn call(
+/// A call of one export, parsed and type-checked, ready to run.
+pub(crate) struct PreparedCall {
+    func: Func,
+    params: Vec<Val>,
+    results: usize,
+}
+
+/// Parses `expr`, finds the export it names and converts its arguments.
+///
+/// # Errors
+/// [`Error::BadCall`] when the expression does not parse, names no export (or
+/// several), or its arguments do not fit.
+pub(crate) fn prepare(
     store: &mut Store<HostState>,
     instance: &Instance,
     expr: &str,
-) -> Result<Vec<Val>, Error> {
+) -> Result<PreparedCall, Error> {
     let (name, args) = split_call(expr)?;
     // WAVE's call syntax takes plain names only, so the arguments are parsed behind
     // a stand-in name and error positions are mapped back to `expr`.
@@ -51,10 +66,20 @@ pub(crate) fn call(
     let params = parsed
         .to_wasm_params::<Val>(param_types.iter())
         .map_err(|e| Error::BadCall(format!("arguments of {export}: {}", args.describe(&e))))?;
-    let mut results = vec![Val::Bool(false); ty.results().len()];
-    func.call(&mut *store, &params, &mut results)
-        .map_err(|e| Error::from_call(e, store.data().limits()))?;
-    Ok(results)
+    Ok(PreparedCall {
+        func,
+        params,
+        results: ty.results().len(),
+    })
+}
+
+impl PreparedCall {
+    /// Calls the export; the caller bounds it (see `runtime/call.rs`).
+    pub(crate) fn run(&self, store: &mut Store<HostState>) -> wasmtime::Result<Vec<Val>> {
+        let mut results = vec![Val::Bool(false); self.results];
+        self.func.call(&mut *store, &self.params, &mut results)?;
+        Ok(results)
+    }
 }
 
 /// The `(...)` part of a call expression and where it starts in the expression.
@@ -197,27 +222,50 @@ pub fn to_wave(results: &[Val]) -> Result<String, Error> {
 
 /// How a call's results came out, for exit codes: `err(..)` results are failures,
 /// and `err(lock-timeout(..))` is a failure worth retrying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// No result is an `err`.
     Ok,
     /// A result is `err(..)`.
     Err,
-    /// A result is `err(lock-timeout(..))`.
-    LockTimeout,
+    /// A result is `err(lock-timeout(..))`: retryable. The plugin's values, with
+    /// control characters in the holder escaped.
+    LockTimeout(LockTimeout),
 }
 
 impl Outcome {
     /// Classifies a call's results.
     pub fn of(results: &[Val]) -> Self {
         results.iter().fold(Self::Ok, |outcome, val| match val {
-            Val::Result(Err(Some(error))) if matches!(&**error, Val::Variant(case, _) if case == "lock-timeout") => {
-                Self::LockTimeout
-            }
-            Val::Result(Err(_)) if outcome == Self::Ok => Self::Err,
+            Val::Result(Err(Some(error))) => match &**error {
+                Val::Variant(case, payload) if case == "lock-timeout" => {
+                    Self::LockTimeout(lock_timeout(payload.as_deref()))
+                }
+                _ if outcome == Self::Ok => Self::Err,
+                _ => outcome,
+            },
+            Val::Result(Err(None)) if outcome == Self::Ok => Self::Err,
             _ => outcome,
         })
     }
+}
+
+/// The `lock-timeout` record's fields, as far as they have the contract's types.
+fn lock_timeout(payload: Option<&Val>) -> LockTimeout {
+    let mut timeout = LockTimeout {
+        waited: Duration::ZERO,
+        holder: "unknown".into(),
+    };
+    if let Some(Val::Record(fields)) = payload {
+        for (name, value) in fields {
+            match (name.as_str(), value) {
+                ("waited-ms", Val::U32(ms)) => timeout.waited = Duration::from_millis((*ms).into()),
+                ("holder", Val::String(holder)) => timeout.holder = escape_control(holder),
+                _ => {}
+            }
+        }
+    }
+    timeout
 }
 
 #[cfg(test)]
@@ -300,9 +348,20 @@ mod tests {
             Outcome::of(&[Val::Result(Err(Some(Box::new(variant("not-found")))))]),
             Outcome::Err
         );
+        let timeout = Val::Variant(
+            "lock-timeout".into(),
+            Some(Box::new(Val::Record(vec![
+                ("waited-ms".into(), Val::U32(500)),
+                ("holder".into(), Val::String("pid:1 \u{1b}[2J".into())),
+            ]))),
+        );
         assert_eq!(
-            Outcome::of(&[Val::Result(Err(Some(Box::new(variant("lock-timeout")))))]),
-            Outcome::LockTimeout
+            Outcome::of(&[Val::Result(Err(Some(Box::new(timeout))))]),
+            Outcome::LockTimeout(LockTimeout {
+                waited: Duration::from_millis(500),
+                holder: "pid:1 \\u{1b}[2J".into()
+            }),
+            "read back, the holder's control characters escaped"
         );
     }
 }

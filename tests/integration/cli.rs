@@ -330,3 +330,153 @@ fn out_of_range_durations_are_usage_errors() {
         assert_exit(&output, 2);
     }
 }
+
+/// `call` that exits 75 says on stderr who holds the lock, in the three lines
+/// `demo` prints too; the value stays on stdout.
+#[test]
+fn a_lock_timeout_from_call_names_the_holder_on_stderr() {
+    let env = Env::new();
+    let _held = env.hold_lock();
+    let output = env.call(&["--lock-timeout", "50", r#"create-record("x", 1)"#]);
+    assert_exit(&output, 75);
+    assert!(stdout(&output).starts_with("err(lock-timeout("));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].starts_with("write lock timeout after "), "{err}");
+    assert!(
+        lines[1].starts_with(&format!("  holder: pid:{} ", std::process::id())),
+        "{err}"
+    );
+    assert!(lines[1].ends_with("test:holder"), "{err}");
+    assert_eq!(lines[2], "  try again or check if holder process is stuck");
+}
+
+/// A holder record is untrusted text: its control characters reach no terminal.
+#[test]
+fn control_characters_in_the_holder_record_are_escaped_everywhere() {
+    let env = Env::new();
+    let db = env.open();
+    let evil = "plugin:\u{1b}]0;owned\u{7}\u{1b}[2J\rfake";
+    let _held = records_host::WriteLock::new(db.write_lock().path(), std::time::Duration::ZERO)
+        .acquire(evil)
+        .unwrap();
+    let status = run(&mut env.cli("lock-status", &[]));
+    let demo = run(&mut env.cli("demo", &["--lock-timeout", "20"]));
+    let call = env.call(&["--lock-timeout", "20", r#"create-record("x", 1)"#]);
+    assert_exit(&demo, 75);
+    assert_exit(&call, 75);
+    for output in [&status, &demo, &call] {
+        for text in [stdout(output), stderr(output)] {
+            assert!(
+                !text.chars().any(|c| c.is_control() && c != '\n'),
+                "raw control characters: {text:?}"
+            );
+        }
+    }
+    assert!(
+        stdout(&status).contains("\\u{1b}]0;owned"),
+        "{}",
+        stdout(&status)
+    );
+}
+
+/// A cache entry that someone else could have written is never run: it is
+/// ignored (with a warning) and the plugin compiled in memory.
+#[test]
+fn cache_entries_others_could_have_written_are_not_loaded() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let cache = env.dir.path().join("cache");
+    let call = |args: &[&str]| {
+        let mut cmd = env.cli("call", args);
+        cmd.env("RECORDS_HOST_CACHE_DIR", &cache)
+            .env("RUST_LOG", "records_host=warn");
+        run(&mut cmd)
+    };
+    let hostile = ["--plugin", records_test_fixtures::HOSTILE, "scan-count(1)"];
+    assert_exit(&call(&hostile), 0);
+    assert_exit(&call(&["get-all-records()"]), 0);
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "created private");
+
+    // Plant the hostile plugin's compiled code under the reference plugin's name,
+    // as a shared cache's other user could: a valid entry, but not this user's.
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let reference_key = sha256_hex(records_host::REFERENCE_PLUGIN);
+    let (reference, hostile_entry): (Vec<_>, Vec<_>) = entries.iter().partition(|path| {
+        path.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&reference_key)
+    });
+    let (reference, hostile_entry) = (reference[0], hostile_entry[0]);
+    std::fs::copy(hostile_entry, reference).unwrap();
+    std::os::unix::fs::chown(reference, Some(4242), Some(4242)).unwrap();
+    let output = call(&[r#"create-record("safe", 1)"#]);
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains("not loading a plugin cache entry"),
+        "{}",
+        stderr(&output)
+    );
+
+    // Written by this user but writable by others: not trusted either.
+    std::fs::copy(hostile_entry, reference).unwrap();
+    std::os::unix::fs::chown(reference, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(reference, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_exit(&call(&[r#"create-record("safe", 2)"#]), 0);
+
+    // A cache directory others may write is not used at all.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = call(&["get-all-records()"]);
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains("not using the plugin cache"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(env.open().count().unwrap(), 2);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A plugin path that is not a regular file, or is too large, is one clear error.
+#[test]
+fn devices_and_oversized_files_are_not_read_as_plugins() {
+    let env = Env::new();
+    let output = run_within(
+        &mut env.cli("call", &["--plugin", "/dev/zero", "get-record(1)"]),
+        std::time::Duration::from_secs(60),
+    );
+    assert_exit(&output, 1);
+    assert_eq!(
+        stderr(&output),
+        "records-host: cannot load plugin zero: /dev/zero is not a regular file"
+    );
+    let big = env.dir.path().join("big.wasm");
+    std::fs::write(&big, vec![0u8; (2 << 20) + 1]).unwrap();
+    let output = env.call(&[
+        "--max-plugin-size",
+        "2",
+        "--plugin",
+        big.to_str().unwrap(),
+        "get-record(1)",
+    ]);
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).ends_with("is larger than the 2 MiB plugin size limit"),
+        "{}",
+        stderr(&output)
+    );
+}

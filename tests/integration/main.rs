@@ -6,10 +6,13 @@
 
 mod cli;
 mod crash;
+mod db_paths;
 mod library;
+mod lock_files;
 mod multiprocess;
 mod sandbox;
 mod scripts;
 mod support;
 mod tenants;
+mod time_limits;
 mod transactions;

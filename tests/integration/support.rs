@@ -187,23 +187,89 @@ fn lock_holder_process() {
 /// Starts a separate process that holds the write lock of `db` inside an open
 /// write transaction, and returns once it holds it.
 pub fn spawn_lock_holder(db: &Path) -> Child {
+    spawn_helper("support::lock_holder_process", HOLDER_DB_ENV, db)
+}
+
+/// Starts this test binary running only the ignored helper test `test`, with
+/// `env` set to `path`, and returns once the helper printed `locked`.
+fn spawn_helper(test: &str, env: &str, path: &Path) -> Child {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "support::lock_holder_process",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(HOLDER_DB_ENV, db)
+        .args(["--exact", test, "--ignored", "--nocapture"])
+        .env(env, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn the lock holder");
+        .expect("spawn the helper process");
     let out = child.stdout.take().expect("piped");
     let locked = BufReader::new(out)
         .lines()
         .map_while(Result::ok)
         .any(|line| line == "locked");
-    assert!(locked, "the lock holder exited before taking the lock");
+    assert!(locked, "the helper {test} exited before taking the lock");
     child
+}
+
+/// Runs `cmd` and returns its output, failing the test if it has not exited
+/// after `limit`: for the calls that must end on their own (a liveness check with
+/// a wide margin, not a speed claim). The child is killed first.
+#[track_caller]
+pub fn run_within(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_within(child, limit)
+}
+
+/// Waits for `child` as [`run_within`] does.
+#[track_caller]
+pub fn wait_within(mut child: Child, limit: Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("wait");
+            panic!(
+                "still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Set in the environment of the helper process: the lock file it holds.
+const RAW_HOLDER_LOCK_ENV: &str = "RECORDS_HOST_TEST_RAW_LOCK";
+
+/// Not a test: the body of the helper process that [`spawn_raw_flock_holder`]
+/// starts. It takes the flock of a lock file the way any other program could,
+/// writing no holder record, says `locked`, and sleeps until it is killed.
+#[test]
+#[ignore = "helper process for the lock tests; does nothing unless spawned by them"]
+fn raw_flock_holder_process() {
+    let Some(path) = std::env::var_os(RAW_HOLDER_LOCK_ENV) else {
+        return;
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(PathBuf::from(path))
+        .expect("open the lock file");
+    fs4::FileExt::try_lock(&file).expect("take the flock");
+    println!("locked");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Starts a separate process that holds the flock of the existing lock file at
+/// `lock` without writing a holder record, and returns once it holds it.
+pub fn spawn_raw_flock_holder(lock: &Path) -> Child {
+    spawn_helper(
+        "support::raw_flock_holder_process",
+        RAW_HOLDER_LOCK_ENV,
+        lock,
+    )
 }

@@ -1,0 +1,173 @@
+//! The arguments the commands share: which database, its lock, the limits and
+//! how plugins are compiled.
+
+use std::cell::OnceCell;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use records_host::{Database, DatabaseOptions, Limits, Runtime, TenantName, WriteLock};
+
+/// Which database: one file (`--db`), or a tenant's (`--tenant`).
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    /// The SQLite database (created, with its directories, when missing).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "data/app.db",
+        conflicts_with = "tenant"
+    )]
+    pub(crate) db: PathBuf,
+
+    /// Use this tenant's database, <DATA_DIR>/tenants/<NAME>/records.db
+    /// (NAME: [a-z0-9][a-z0-9_-]{0,62}).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) tenant: Option<TenantName>,
+
+    /// Where tenant databases live.
+    #[arg(long, value_name = "DIR", default_value = "data", requires = "tenant")]
+    data_dir: PathBuf,
+}
+
+impl Target {
+    pub(crate) fn path(&self) -> PathBuf {
+        match &self.tenant {
+            Some(tenant) => tenant.database_path(&self.data_dir),
+            None => self.db.clone(),
+        }
+    }
+}
+
+/// What a plugin call may consume.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Wall-clock limit of one plugin call, in milliseconds (at most a day).
+    #[arg(long, value_name = "MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    timeout: u64,
+
+    /// Largest linear memory of a plugin instance, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    max_memory: u64,
+
+    /// Fuel budget of one plugin call (deterministic instruction metering); none by default.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+
+    /// Largest database, in MiB; writes past it fail with a storage error.
+    #[arg(long, value_name = "MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 40)))]
+    max_db_size: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            timeout: Duration::from_millis(self.timeout),
+            max_memory: usize::try_from(self.max_memory << 20).unwrap_or(usize::MAX),
+            fuel: self.fuel,
+            max_db_size: self.max_db_size << 20,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Where the database is and how writers wait for its lock.
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+
+    /// How long a write waits for the write lock, in milliseconds (at most a day).
+    #[arg(long, value_name = "MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    lock_timeout: u64,
+
+    /// How long a plugin's write transaction may stay open before the host rolls it
+    /// back and releases the lock, in milliseconds (at most a day).
+    #[arg(long, value_name = "MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    txn_deadline: u64,
+
+    /// When done, print this process's write-lock metrics to stderr (acquisitions,
+    /// contended ones, timeouts, total and longest wait).
+    #[arg(long)]
+    lock_stats: bool,
+
+    /// The write lock of the database opened, for `--lock-stats`.
+    #[arg(skip)]
+    opened_lock: OnceCell<WriteLock>,
+}
+
+impl DbArgs {
+    pub(crate) fn open(&self) -> anyhow::Result<Database> {
+        let options = DatabaseOptions {
+            lock_timeout: Duration::from_millis(self.lock_timeout),
+            txn_deadline: Duration::from_millis(self.txn_deadline),
+            ..DatabaseOptions::default()
+        };
+        let db = Database::open_with(self.target.path(), options)?;
+        let _ = self.opened_lock.set(db.write_lock().clone());
+        Ok(db)
+    }
+
+    /// Runs `command`, then prints the lock metrics when `--lock-stats` asks.
+    pub(crate) fn with_lock_stats(
+        &self,
+        command: impl FnOnce() -> anyhow::Result<u8>,
+    ) -> anyhow::Result<u8> {
+        let result = command();
+        if self.lock_stats {
+            let metrics = self
+                .opened_lock
+                .get()
+                .map(WriteLock::metrics)
+                .unwrap_or_default();
+            eprintln!("lock: {metrics}");
+        }
+        result
+    }
+}
+
+/// How plugins are compiled and bounded.
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// Compile the plugin in this process instead of using the compiled-code cache.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Largest plugin file read, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 20)))]
+    max_plugin_size: u64,
+
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+impl CompileArgs {
+    pub(crate) fn runtime(&self) -> anyhow::Result<Runtime> {
+        let mut builder = Runtime::builder()
+            .limits(self.limits.limits())
+            .max_plugin_size(self.max_plugin_size << 20);
+        if let Some(dir) = cache_dir().filter(|_| !self.no_cache) {
+            builder = builder.cache_dir(dir);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// `$RECORDS_HOST_CACHE_DIR`, else `$XDG_CACHE_HOME/records-host`, else
+/// `~/.cache/records-host`; none when neither variable nor a home is known.
+fn cache_dir() -> Option<PathBuf> {
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from_env("RECORDS_HOST_CACHE_DIR")
+        .or_else(|| from_env("XDG_CACHE_HOME").map(|dir| dir.join("records-host")))
+        .or_else(|| from_env("HOME").map(|home| home.join(".cache").join("records-host")))
+}

@@ -1,0 +1,124 @@
+//! The `records-host` command line: clap commands, each with its own `execute`
+//! in a file of its own, and the arguments they share in `args.rs`.
+//!
+//! Errors are reported once, here at the edge, on stderr, as one line (a lock
+//! timeout adds the holder lines of its message), and mapped to the exit codes below.
+
+mod args;
+mod call;
+mod demo;
+mod lock_status;
+mod run_script;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use records_host::{Error, RecordError};
+
+use self::call::Call;
+use self::demo::Demo;
+use self::lock_status::LockStatusCmd;
+use self::run_script::RunScript;
+
+/// The exit codes, as documented in `--help` and the README.
+pub mod exit {
+    /// The command succeeded.
+    pub const OK: u8 = 0;
+    /// The call returned `err(..)` (printed on stdout), or another error occurred.
+    pub const FAILURE: u8 = 1;
+    /// The command line or the call expression was malformed.
+    pub const USAGE: u8 = 2;
+    /// A write gave up waiting for the write lock (EX_TEMPFAIL): try again.
+    pub const TEMPFAIL: u8 = 75;
+}
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   the call returned err(..) (printed on stdout), or another error (one line on stderr),
+      including a plugin stopped by a trap or a limit
+  2   usage error (bad arguments, bad tenant name, unparsable call, unknown function)
+  75  a write timed out waiting for the write lock, held by another records-host
+      writer or by a process holding the database outside it (EX_TEMPFAIL): try again
+  `run` exits with the script's own exit code when the script runs to its end
+
+Environment:
+  RUST_LOG                   log filter for diagnostics on stderr (e.g. records_host=debug)
+  RECORDS_HOST_CACHE_DIR     where compiled plugins are cached (created with mode 0700;
+                             default $XDG_CACHE_HOME/records-host or ~/.cache/records-host)
+  RECORDS_HOST_LOCK_HANDOFF  `off`: wait for the write lock with plain backoff, without
+                             the fair handoff in db.lock.shm (Linux only)";
+
+/// A WebAssembly component host with a SQLite record store.
+///
+/// Plugins (components of the records:plugin/plugin world) do record CRUD through
+/// the host; every write is serialized across processes by a flock write lock on
+/// db.lock beside the database.
+#[derive(Debug, Parser)]
+#[command(name = "records-host", version, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create record ("test", 42) through the reference plugin and read it back.
+    Demo(Demo),
+    /// Call one export of a plugin, with arguments and result in WAVE.
+    Call(Call),
+    /// Run a command component (a script with a `fn main`) against the store.
+    Run(RunScript),
+    /// Say whether the write lock is free or held, and by whom.
+    LockStatus(LockStatusCmd),
+}
+
+impl Cli {
+    /// Runs the command and maps the outcome to an exit code, reporting any error
+    /// once on stderr.
+    pub fn run(self) -> ExitCode {
+        let result = match &self.command {
+            Command::Demo(cmd) => cmd.execute(),
+            Command::Call(cmd) => cmd.execute(),
+            Command::Run(cmd) => cmd.execute(),
+            Command::LockStatus(cmd) => cmd.execute(),
+        };
+        ExitCode::from(result.unwrap_or_else(|err| report(&err)))
+    }
+}
+
+/// Prints `err` on stderr and picks its exit code.
+fn report(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<Error>() {
+        // Opening a database can need the lock too (to create its schema).
+        Some(
+            Error::Record(RecordError::LockTimeout(timeout))
+            | Error::OpenDatabase {
+                source: RecordError::LockTimeout(timeout),
+                ..
+            },
+        ) => {
+            eprintln!("records-host: {timeout}");
+            exit::TEMPFAIL
+        }
+        Some(Error::BadCall(_)) => {
+            eprintln!("records-host: {err:#}");
+            exit::USAGE
+        }
+        _ => {
+            eprintln!("records-host: {err:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+/// Sends `tracing` output to stderr when `RUST_LOG` is set; silent otherwise.
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_none() {
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}

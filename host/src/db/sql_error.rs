@@ -1,0 +1,75 @@
+//! How SQLite's errors become record errors, in one place.
+//!
+//! Two of them are not storage failures. A full database (`SQLITE_FULL`, from the
+//! size limit or the disk) says so plainly. A busy database (`SQLITE_BUSY` or
+//! `SQLITE_LOCKED` after the busy timeout) means that a process outside
+//! records-host's write lock holds SQLite's own lock: that is retryable, so it is a
+//! [`RecordError::LockTimeout`] (exit 75), whose holder names that process when the
+//! kernel says which one it is.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::BUSY_TIMEOUT;
+use crate::error::RecordError;
+use crate::lock::proc_locks::{self, LockKind};
+use crate::lock::{LockTimeout, describe_process};
+
+/// The holder text of a busy database before [`name_busy_holder`] looks it up.
+const SQLITE_BUSY: &str = "a process outside records-host's write lock holds SQLite's own lock";
+
+impl From<rusqlite::Error> for RecordError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::Storage(
+                "the database is full: it reached its size limit (or the disk is full)".into(),
+            ),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::LockTimeout(LockTimeout {
+                    waited: BUSY_TIMEOUT,
+                    holder: SQLITE_BUSY.into(),
+                })
+            }
+            _ => Self::Storage(crate::util::escape_control(&e.to_string())),
+        }
+    }
+}
+
+/// `err`, with the process holding SQLite's lock on `conn`'s database named when
+/// `err` is a busy database.
+pub(crate) fn name_busy_holder(conn: &Connection, err: RecordError) -> RecordError {
+    match err {
+        RecordError::LockTimeout(timeout) if timeout.holder == SQLITE_BUSY => {
+            let holder = conn
+                .path()
+                .filter(|path| !path.is_empty())
+                .and_then(|path| busy_holder(Path::new(path)))
+                .unwrap_or(timeout.holder);
+            RecordError::LockTimeout(LockTimeout { holder, ..timeout })
+        }
+        other => other,
+    }
+}
+
+/// The other process holding an exclusive SQLite lock on the database at `path`
+/// (in WAL mode, on its `-shm` file), if the kernel says.
+fn busy_holder(path: &Path) -> Option<String> {
+    let mut shm = path.as_os_str().to_owned();
+    shm.push("-shm");
+    let me = std::process::id();
+    [PathBuf::from(shm), path.to_path_buf()]
+        .iter()
+        .filter_map(|file| File::open(file).ok())
+        .filter_map(|file| proc_locks::holders(&file, LockKind::Record))
+        .flatten()
+        .filter(|holder| holder.exclusive)
+        .find_map(|holder| holder.pid.filter(|pid| *pid != me))
+        .map(|pid| {
+            describe_process(
+                pid,
+                "it holds SQLite's own lock on the database, outside records-host's write lock",
+            )
+        })
+}

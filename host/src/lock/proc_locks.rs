@@ -1,0 +1,142 @@
+//! Which processes hold a lock on a file right now, as the kernel lists them.
+//!
+//! A lock file's holder record says who took the lock last, which is not always
+//! who holds it: a process that is not records-host writes no record, and a dead
+//! holder's record stays. On Linux, `/proc/locks` lists every `flock`, POSIX and
+//! open-file-description lock with the holder's pid and the file's device and
+//! inode; elsewhere nothing is known ([`holders`] returns `None`). No crate parses
+//! it, and it is a few lines.
+
+use std::fs::File;
+
+/// Which kind of lock to look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockKind {
+    /// `flock(2)`, which records-host's write lock uses.
+    Flock,
+    /// `fcntl(2)` record locks, POSIX or per open file description, which SQLite
+    /// uses.
+    Record,
+}
+
+/// A process holding a lock, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Holder {
+    /// The holder's pid in this process's pid namespace; `None` when the kernel
+    /// shows none (a lock of an open file description, or a process outside this
+    /// namespace).
+    pub(crate) pid: Option<u32>,
+    /// Whether the lock is exclusive (a write lock).
+    pub(crate) exclusive: bool,
+}
+
+/// The granted locks of `kind` on `file`; `None` when this platform does not say.
+pub(crate) fn holders(file: &File, kind: LockKind) -> Option<Vec<Holder>> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().ok()?;
+        let listing = std::fs::read_to_string("/proc/locks").ok()?;
+        Some(parse(&listing, meta.dev(), meta.ino(), kind))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (file, kind);
+        None
+    }
+}
+
+/// The name of process `pid` (its `comm`), if this platform says.
+pub(crate) fn process_name(pid: u32) -> Option<String> {
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(crate::util::escape_control(name.trim_end_matches('\n')))
+}
+
+/// The lines of `/proc/locks` for the file with this device and inode, such as
+/// `3: FLOCK  ADVISORY  WRITE 4242 08:01:1835012 0 EOF`. Lines with `->` are
+/// requests still waiting, not locks held.
+#[cfg(any(target_os = "linux", test))]
+fn parse(listing: &str, dev: u64, ino: u64, kind: LockKind) -> Vec<Holder> {
+    let wanted = format!("{:02x}:{:02x}:{ino}", major(dev), minor(dev));
+    listing
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_, class, _, access, pid, file, ..] = fields.as_slice() else {
+                return None;
+            };
+            let matches_kind = match kind {
+                LockKind::Flock => *class == "FLOCK",
+                LockKind::Record => matches!(*class, "POSIX" | "OFDLCK"),
+            };
+            (matches_kind && *file == wanted).then(|| Holder {
+                pid: pid.parse::<u32>().ok().filter(|pid| *pid > 0),
+                exclusive: *access == "WRITE",
+            })
+        })
+        .collect()
+}
+
+/// The major device number, as glibc's `gnu_dev_major` computes it.
+#[cfg(any(target_os = "linux", test))]
+fn major(dev: u64) -> u64 {
+    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff)
+}
+
+/// The minor device number, as glibc's `gnu_dev_minor` computes it.
+#[cfg(any(target_os = "linux", test))]
+fn minor(dev: u64) -> u64 {
+    ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LISTING: &str = "\
+1: POSIX  ADVISORY  WRITE 77 08:01:99 120 120
+2: FLOCK  ADVISORY  WRITE 4242 08:01:1835012 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 5151 08:01:1835012 0 EOF
+3: FLOCK  ADVISORY  WRITE 9 08:02:1835012 0 EOF
+4: OFDLCK ADVISORY  READ -1 08:01:99 0 EOF
+";
+
+    #[test]
+    fn the_listing_names_granted_locks_of_the_file_only() {
+        let dev = (8 << 8) | 1;
+        assert_eq!(
+            parse(LISTING, dev, 1_835_012, LockKind::Flock),
+            [Holder {
+                pid: Some(4242),
+                exclusive: true
+            }],
+            "the waiting request and the other device's lock are not holders"
+        );
+        assert_eq!(
+            parse(LISTING, dev, 99, LockKind::Record),
+            [
+                Holder {
+                    pid: Some(77),
+                    exclusive: true
+                },
+                Holder {
+                    pid: None,
+                    exclusive: false
+                }
+            ]
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_held_flock_is_listed_with_this_process_as_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("f")).unwrap();
+        assert_eq!(holders(&file, LockKind::Flock), Some(vec![]));
+        fs4::FileExt::try_lock(&file).unwrap();
+        let listed = holders(&file, LockKind::Flock).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].pid, Some(std::process::id()));
+        assert!(process_name(std::process::id()).is_some());
+    }
+}

@@ -1,0 +1,219 @@
+//! Unit tests of the write lock: timeouts, zero timeouts, release on every path,
+//! threads, replaced files and what is refused.
+
+use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+fn lock_in(dir: &tempfile::TempDir, timeout_ms: u64) -> WriteLock {
+    WriteLock::new(
+        dir.path().join(LOCK_FILE_NAME),
+        Duration::from_millis(timeout_ms),
+    )
+}
+
+#[test]
+fn metrics_count_acquisitions_contention_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_in(&dir, 0);
+    drop(lock.acquire("").unwrap());
+    let other = WriteLock::new(dir.path().join(LOCK_FILE_NAME), Duration::from_millis(20));
+    let held = std::thread::scope(|scope| {
+        let held = lock.acquire("").unwrap();
+        scope.spawn(|| assert!(matches!(other.acquire(""), Err(LockError::Timeout(_)))));
+        held
+    });
+    drop(held);
+    let metrics = lock.metrics();
+    assert_eq!(
+        metrics,
+        other.metrics(),
+        "one set of counters per lock file and process"
+    );
+    assert_eq!((metrics.acquisitions, metrics.timeouts), (2, 1));
+    assert_eq!(metrics.contended, 0);
+}
+
+#[test]
+fn timeout_names_the_holder_after_waiting_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = lock_in(&dir, 0).acquire("plugin:holder").unwrap();
+    let start = Instant::now();
+    let err = lock_in(&dir, 100).acquire("plugin:waiter").unwrap_err();
+    let elapsed = start.elapsed();
+    let LockError::Timeout(timeout) = err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert!(timeout.waited >= Duration::from_millis(100), "{timeout:?}");
+    assert!(elapsed >= Duration::from_millis(100));
+    let pid = format!("pid:{}", std::process::id());
+    assert!(timeout.holder.starts_with(&pid), "{}", timeout.holder);
+    assert!(
+        timeout.holder.ends_with("plugin:holder"),
+        "{}",
+        timeout.holder
+    );
+    let text = timeout.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(
+        lines[0],
+        format!("write lock timeout after {}ms", timeout.waited.as_millis())
+    );
+    assert_eq!(lines[1], format!("  holder: {}", timeout.holder));
+    assert_eq!(lines[2], "  try again or check if holder process is stuck");
+}
+
+#[test]
+fn zero_timeout_fails_at_once_when_held_and_succeeds_when_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = lock_in(&dir, 0).acquire("").unwrap();
+    assert!(matches!(
+        lock_in(&dir, 0).acquire(""),
+        Err(LockError::Timeout(_))
+    ));
+    drop(held);
+    drop(lock_in(&dir, 0).acquire("").unwrap());
+}
+
+#[test]
+fn a_waiter_gets_the_lock_when_the_holder_releases_before_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = lock_in(&dir, 0).acquire("").unwrap();
+    let waiter = {
+        let lock = lock_in(&dir, 2_000);
+        std::thread::spawn(move || lock.acquire("waiter").map(drop))
+    };
+    std::thread::sleep(Duration::from_millis(30));
+    drop(held);
+    waiter.join().unwrap().unwrap();
+}
+
+#[test]
+fn released_on_drop_error_and_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_in(&dir, 0);
+    let is_free = || lock.status().unwrap() == LockStatus::Free;
+
+    drop(lock.acquire("").unwrap());
+    assert!(is_free());
+
+    let failing = || -> Result<(), String> {
+        let _guard = lock.acquire("").map_err(|e| e.to_string())?;
+        Err("the write failed".to_string())
+    };
+    assert!(failing().is_err());
+    assert!(is_free());
+
+    let panicked = std::panic::catch_unwind(|| {
+        let _guard = lock.acquire("").unwrap();
+        panic!("the writer panicked");
+    });
+    assert!(panicked.is_err());
+    assert!(is_free());
+    drop(lock.acquire("").unwrap());
+}
+
+#[test]
+fn status_reports_free_and_held_with_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_in(&dir, 0);
+    assert_eq!(lock.status().unwrap(), LockStatus::Free, "no lock file yet");
+    let guard = lock.acquire("plugin:x").unwrap();
+    let LockStatus::Held { holder } = lock.status().unwrap() else {
+        panic!("expected held");
+    };
+    assert!(holder.contains(&format!("pid:{}", std::process::id())) && holder.contains("plugin:x"));
+    drop(guard);
+    assert_eq!(lock.status().unwrap(), LockStatus::Free);
+}
+
+/// Threads of one process contend like processes do: each acquisition opens its
+/// own file description. A non-atomic read-modify-write under the lock must
+/// never interleave, and nobody may time out with a generous deadline.
+#[test]
+fn threads_are_serialized() {
+    const THREADS: u32 = 8;
+    const ROUNDS: u32 = 50;
+    let dir = tempfile::tempdir().unwrap();
+    let inside = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(AtomicU32::new(0));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (lock, inside, counter) = (lock_in(&dir, 10_000), inside.clone(), counter.clone());
+            std::thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    let _guard = lock.acquire("thread").unwrap();
+                    assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                    let seen = counter.load(Ordering::SeqCst);
+                    std::thread::yield_now();
+                    counter.store(seen + 1, Ordering::SeqCst);
+                    inside.store(false, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(counter.load(Ordering::SeqCst), THREADS * ROUNDS);
+}
+
+/// A long-lived process whose lock file was deleted and recreated (an operator
+/// "cleaning up a stale lock") must lock the new file, which another holder has.
+#[test]
+fn a_deleted_and_recreated_lock_file_is_reopened_not_locked_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_in(&dir, 50);
+    drop(lock.acquire("").unwrap());
+    std::fs::remove_file(lock.path()).unwrap();
+    let other = WriteLock::new(lock.path(), Duration::ZERO);
+    let held = other.acquire("new-holder").unwrap();
+    let err = lock.acquire("stale").unwrap_err();
+    assert!(matches!(err, LockError::Timeout(_)), "{err:?}");
+    drop(held);
+    drop(lock.acquire("after").unwrap());
+}
+
+#[test]
+fn status_refuses_a_fifo_or_directory_instead_of_hanging_or_saying_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lock_in(&dir, 0);
+    std::fs::create_dir(lock.path()).unwrap();
+    assert!(matches!(
+        lock.status(),
+        Err(LockError::NotARegularFile { .. })
+    ));
+    std::fs::remove_dir(lock.path()).unwrap();
+    let c_path = std::ffi::CString::new(lock.path().as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let err = lock.status().unwrap_err();
+    assert!(err.to_string().contains("is a FIFO"), "{err}");
+    assert!(matches!(
+        lock.acquire(""),
+        Err(LockError::NotARegularFile { .. })
+    ));
+}
+
+#[test]
+fn a_symlinked_lock_file_is_refused_and_its_target_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"do not overwrite").unwrap();
+    let lock = lock_in(&dir, 0);
+    std::os::unix::fs::symlink(&victim, lock.path()).unwrap();
+    let err = lock.acquire("attacker-wants-this-written").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "lock file {} is a symbolic link, not a regular file; refusing to use it",
+            lock.path().display()
+        )
+    );
+    assert!(matches!(
+        lock.status(),
+        Err(LockError::NotARegularFile { .. })
+    ));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"do not overwrite");
+}

@@ -1,0 +1,193 @@
+//! The wasm side: one engine and linker, plugins compiled once, instances per use.
+//!
+//! [`Runtime`] owns the wasmtime [`Engine`] and a [`Linker`] with WASI preview 2 and
+//! the `store` imports. [`Runtime::load`] compiles a component (through the compiled
+//! cache when one is configured) and pre-links it into a [`Plugin`]; a plugin is
+//! instantiated against a [`Database`](crate::Database) into a [`PluginInstance`],
+//! whose methods call the plugin's exports with typed arguments, or any export by
+//! a WAVE expression.
+//!
+//! Every call into a plugin runs under its time limit (`call.rs`), which holds
+//! while the guest computes, sleeps, or waits in any WASI or store call.
+
+mod call;
+mod engine;
+mod instance;
+mod plugin;
+mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+pub use self::instance::PluginInstance;
+pub use self::plugin::Plugin;
+pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
+
+use crate::bindings;
+use crate::bounded_io;
+use crate::cache::CompiledCache;
+use crate::error::{Error, one_line};
+use crate::host::HostState;
+use crate::limits::{Limits, start_epoch_ticker};
+
+/// The reference plugin, built from `guest/` by the build script and embedded.
+pub const REFERENCE_PLUGIN: &[u8] = include_bytes!(env!("REFERENCE_GUEST_WASM"));
+
+/// The name the embedded reference plugin goes by (in errors and the lock file).
+pub const REFERENCE_PLUGIN_NAME: &str = "reference";
+
+/// Builds a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    cache_dir: Option<PathBuf>,
+    limits: Limits,
+    max_plugin_size: u64,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            limits: Limits::default(),
+            max_plugin_size: DEFAULT_MAX_PLUGIN_SIZE,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Keeps compiled plugins in `dir` (created with mode 0700 when missing), so a
+    /// plugin is compiled once per machine rather than once per process. Off by
+    /// default. Entries are used only when the directory and the entry belong to
+    /// this user and nobody else can write them.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The bounds of every plugin call made through this runtime (default:
+    /// [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The largest plugin file [`Runtime::load_file`] reads, in bytes (default
+    /// [`DEFAULT_MAX_PLUGIN_SIZE`]).
+    pub fn max_plugin_size(mut self, bytes: u64) -> Self {
+        self.max_plugin_size = bytes;
+        self
+    }
+
+    /// Creates the engine and links WASI and the store imports.
+    ///
+    /// # Errors
+    /// [`Error::Engine`] when wasmtime cannot create the engine for this host.
+    pub fn build(self) -> Result<Runtime, Error> {
+        let engine_error = |e: wasmtime::Error| Error::Engine(one_line(&e));
+        let config = engine::config(&self.limits);
+        let engine = Engine::new(&config).map_err(engine_error)?;
+        start_epoch_ticker(&engine);
+        let mut linker = Linker::new(&engine);
+        // All of WASI preview 2 is linked so that components from any toolchain
+        // instantiate; the per-instance WasiCtx grants none of it (see HostState).
+        // Its blocking I/O is bounded by each call's deadline.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_error)?;
+        bounded_io::add_to_linker(&mut linker, HostState::bounded_io).map_err(engine_error)?;
+        bindings::CountersPlugin::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |state| {
+            state
+        })
+        .map_err(engine_error)?;
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            cache: self.cache_dir.map(CompiledCache::new),
+            limits: self.limits,
+            max_plugin_size: self.max_plugin_size,
+        })
+    }
+}
+
+/// A wasm engine with the records host linked in. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<HostState>>,
+    cache: Option<CompiledCache>,
+    limits: Limits,
+    max_plugin_size: u64,
+}
+
+impl Runtime {
+    /// A runtime without a compiled-code cache; see [`RuntimeBuilder`].
+    ///
+    /// # Errors
+    /// As [`RuntimeBuilder::build`].
+    pub fn new() -> Result<Self, Error> {
+        Self::builder().build()
+    }
+
+    /// A builder for a configured runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Compiles and links a plugin component given as bytes; `name` labels it in
+    /// errors and in the lock file's holder record.
+    ///
+    /// # Errors
+    /// [`Error::LoadPlugin`] when the bytes are not a valid component, or it imports
+    /// something the host does not provide.
+    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, Error> {
+        let _span = tracing::debug_span!("load", plugin = name).entered();
+        let load_error = |reason: String| Error::LoadPlugin {
+            plugin: crate::util::escape_control(name),
+            reason,
+        };
+        if !wasm.starts_with(b"\0asm") {
+            return Err(load_error(
+                "not a WebAssembly component (no \\0asm header)".into(),
+            ));
+        }
+        let component = match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, wasm),
+            None => Component::new(&self.engine, wasm),
+        }
+        .map_err(|e| load_error(one_line(&e)))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| load_error(one_line(&e)))?;
+        Ok(Plugin::new(name, pre, self.limits.clone()))
+    }
+
+    /// Loads a plugin from a `.wasm` component file, named after the file's stem.
+    /// The file must be a regular file within the size limit
+    /// ([`RuntimeBuilder::max_plugin_size`]).
+    ///
+    /// # Errors
+    /// [`Error::LoadPlugin`] when the file cannot be read or loaded.
+    pub fn load_file(&self, path: &Path) -> Result<Plugin, Error> {
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let wasm = source::read_plugin(path, self.max_plugin_size).map_err(|reason| {
+            Error::LoadPlugin {
+                plugin: crate::util::escape_control(&name),
+                reason,
+            }
+        })?;
+        self.load(&name, &wasm)
+    }
+
+    /// Loads the embedded reference plugin.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_reference(&self) -> Result<Plugin, Error> {
+        self.load(REFERENCE_PLUGIN_NAME, REFERENCE_PLUGIN)
+    }
+}

@@ -1,0 +1,151 @@
+//! A compiled, linked plugin, and how it becomes an instance or runs as a command.
+
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
+
+use super::call;
+use super::instance::PluginInstance;
+use crate::db::Database;
+use crate::error::{Error, one_line};
+use crate::host::{HostState, Stdio};
+use crate::limits::Limits;
+use crate::tenant::TenantName;
+
+/// A compiled, linked plugin, ready to instantiate. Cheap to clone, `Send` and
+/// `Sync`: compile once, instantiate per call from any thread.
+#[derive(Clone)]
+pub struct Plugin {
+    name: Arc<str>,
+    pre: InstancePre<HostState>,
+    limits: Limits,
+}
+
+impl Plugin {
+    pub(crate) fn new(name: &str, pre: InstancePre<HostState>, limits: Limits) -> Self {
+        Self {
+            name: name.into(),
+            pre,
+            limits,
+        }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bounds of each call into this plugin.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Instantiates the plugin over `db`. The instance owns the database until
+    /// [`PluginInstance::into_database`]; its writes are labelled `plugin:<name>` in
+    /// the lock file, and its stdout and stderr go to the host's stderr prefixed
+    /// `[<name>]`. Its start-up code runs under the time limit.
+    ///
+    /// # Errors
+    /// [`Error::Trap`] (or a limit error) when the plugin's start-up code fails;
+    /// [`Error::Record`] when the database size limit cannot be applied.
+    pub fn instantiate(&self, db: Database) -> Result<PluginInstance, Error> {
+        self.instantiate_as(db, None)
+    }
+
+    /// Like [`instantiate`](Self::instantiate), for `tenant`: the lock file and the
+    /// output prefix name the tenant too.
+    ///
+    /// # Errors
+    /// As [`instantiate`](Self::instantiate).
+    pub fn instantiate_for(
+        &self,
+        db: Database,
+        tenant: &TenantName,
+    ) -> Result<PluginInstance, Error> {
+        self.instantiate_as(db, Some(tenant))
+    }
+
+    fn instantiate_as(
+        &self,
+        db: Database,
+        tenant: Option<&TenantName>,
+    ) -> Result<PluginInstance, Error> {
+        let label = self.label(tenant);
+        let db = self.prepare_db(db, tenant)?;
+        let mut store = self.new_store(HostState::new(db, Stdio::Prefixed { label }, &self.limits));
+        let instance = call::run_bounded(&mut store, |store| self.pre.instantiate(store))?;
+        Ok(PluginInstance::new(
+            self.name.clone(),
+            self.pre.clone(),
+            store,
+            instance,
+        ))
+    }
+
+    /// Runs the plugin as a command component (one that exports `wasi:cli/run`, as
+    /// `cargo build --target wasm32-wasip2` makes of a `fn main`), with the host's
+    /// stdin, stdout and stderr, the arguments `args` (`args[0]` is its name), the
+    /// same sandbox and limits as any plugin call, and `db` as its store. Returns
+    /// its exit code. Its open transactions are rolled back and the lock released
+    /// before this returns, however it ends.
+    ///
+    /// # Errors
+    /// [`Error::BadCall`] when the component does not export `wasi:cli/run`;
+    /// [`Error::Trap`] or a limit error when it is stopped.
+    pub fn run_command(
+        &self,
+        db: Database,
+        tenant: Option<&TenantName>,
+        args: Vec<String>,
+    ) -> Result<i32, Error> {
+        let db = self.prepare_db(db, tenant)?;
+        let mut store = self.new_store(HostState::new(db, Stdio::Inherit { args }, &self.limits));
+        let command = CommandPre::new(self.pre.clone()).map_err(|e| {
+            Error::BadCall(format!(
+                "plugin {} is not a command component (no wasi:cli/run export): {}",
+                self.name,
+                one_line(&e)
+            ))
+        })?;
+        let outcome = call::run_bounded(&mut store, |store| {
+            let command = command.instantiate(&mut *store)?;
+            match command.wasi_cli_run().call_run(&mut *store) {
+                Ok(Ok(())) => Ok(0),
+                Ok(Err(())) => Ok(1),
+                Err(e) => match e.downcast_ref::<I32Exit>() {
+                    Some(exit) => Ok(exit.0),
+                    None => Err(e),
+                },
+            }
+        });
+        store.data_mut().abort_transactions();
+        outcome
+    }
+
+    fn label(&self, tenant: Option<&TenantName>) -> String {
+        match tenant {
+            Some(tenant) => format!("{}@{tenant}", self.name),
+            None => self.name.to_string(),
+        }
+    }
+
+    fn prepare_db(&self, mut db: Database, tenant: Option<&TenantName>) -> Result<Database, Error> {
+        let mut holder = format!("plugin:{}", self.name);
+        if let Some(tenant) = tenant {
+            holder.push_str(&format!(" tenant:{tenant}"));
+        }
+        db.set_holder_label(holder);
+        db.set_max_size(self.limits.max_db_size)?;
+        Ok(db)
+    }
+
+    fn new_store(&self, state: HostState) -> Store<HostState> {
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(call::on_epoch_tick);
+        store
+    }
+}

@@ -1,0 +1,254 @@
+//! The lock file and its shared-words file sit in a data directory that another
+//! local user (or a careless operator) can write. Nothing planted or done there may
+//! make records-host write elsewhere, hang, die, or refuse a free lock, and a
+//! timeout names the process that really holds the lock.
+
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::support::*;
+
+const NEVER: Duration = Duration::from_secs(60);
+
+fn lock_path(env: &Env) -> std::path::PathBuf {
+    env.db().with_file_name("db.lock")
+}
+
+fn shm_path(env: &Env) -> std::path::PathBuf {
+    env.db().with_file_name("db.lock.shm")
+}
+
+#[test]
+fn a_planted_symlink_is_never_written_through() {
+    for shm in [false, true] {
+        let env = Env::new();
+        drop(env.open());
+        let victim = env.dir.path().join("victim.txt");
+        std::fs::write(&victim, b"precious, not a lock file").unwrap();
+        let planted = if shm { shm_path(&env) } else { lock_path(&env) };
+        let _ = std::fs::remove_file(&planted);
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+
+        // The plugin gets the refusal as its store error; the CLI prints that
+        // value (on stdout) and exits 1.
+        // (The shared-words file is used only with the fair handoff on.)
+        let output = run(env
+            .cli("call", &[r#"create-record("x", 1)"#])
+            .env_remove("RECORDS_HOST_LOCK_HANDOFF"));
+        assert_exit(&output, 1);
+        let err = format!("{}{}", stdout(&output), stderr(&output));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "lock file {} is a symbolic link, not a regular file; refusing to use it",
+                planted.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"precious, not a lock file",
+            "the link's target is untouched"
+        );
+        assert_eq!(env.open().count().unwrap(), 0, "nothing was written");
+    }
+}
+
+#[test]
+fn lock_status_neither_hangs_on_a_fifo_nor_calls_a_directory_free() {
+    let env = Env::new();
+    drop(env.open());
+    std::fs::remove_file(lock_path(&env)).unwrap();
+    std::fs::create_dir(lock_path(&env)).unwrap();
+    let output = run_within(&mut env.cli("lock-status", &[]), NEVER);
+    assert_exit(&output, 1);
+    assert!(
+        stderr(&output).contains("is a directory"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(stdout(&output), "", "not `free`");
+
+    std::fs::remove_dir(lock_path(&env)).unwrap();
+    let status = Command::new("mkfifo")
+        .arg(lock_path(&env))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = run_within(&mut env.cli("lock-status", &[]), NEVER);
+    assert_exit(&output, 1);
+    assert!(stderr(&output).contains("is a FIFO"), "{}", stderr(&output));
+}
+
+/// Truncating `db.lock.shm` under running writers, again and again, kills none of
+/// them (it used to kill them with SIGBUS, often after their write committed), and
+/// every acknowledged write is there exactly once.
+#[test]
+fn truncating_the_shared_words_kills_no_writer() {
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 15;
+    let env = Env::new();
+    drop(env.open());
+    let done = AtomicBool::new(false);
+    let outputs = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let shm = shm_path(&env);
+            while !done.load(Ordering::SeqCst) {
+                if let Ok(file) = std::fs::OpenOptions::new().write(true).open(&shm) {
+                    let _ = file.set_len(0);
+                    let _ = file.set_len(4096);
+                    let _ = file.set_len(0);
+                }
+                std::thread::yield_now();
+            }
+        });
+        let outputs = fan_out(WRITERS, ROUNDS, |w, i| {
+            env.call(&[
+                "--lock-timeout",
+                "10000",
+                &format!("create-record(\"w{w}-{i}\", {i})"),
+            ])
+        });
+        done.store(true, Ordering::SeqCst);
+        outputs
+    });
+    for output in &outputs {
+        assert_exit(output, 0);
+    }
+    assert_eq!(env.open().count().unwrap(), (WRITERS * ROUNDS) as u64);
+    assert_eq!(integrity_check(&env.db()), "ok");
+}
+
+/// The shared words' blocks are allocated for real, so a full disk cannot fault a
+/// write to them later (a sparse file would).
+#[test]
+fn the_shared_words_file_is_not_sparse() {
+    let env = Env::new();
+    let output = run(env
+        .cli("call", &[r#"create-record("x", 1)"#])
+        .env_remove("RECORDS_HOST_LOCK_HANDOFF"));
+    assert_exit(&output, 0);
+    let meta = std::fs::metadata(shm_path(&env)).unwrap();
+    assert!(meta.len() >= 4096);
+    assert!(meta.blocks() * 512 >= 4096, "{} blocks", meta.blocks());
+}
+
+/// With a file size limit below the shared file's size (as on a full disk), the
+/// words cannot be allocated: records-host waits with plain backoff, and says
+/// nothing is wrong, because nothing is.
+#[test]
+fn when_the_shared_words_cannot_be_allocated_the_lock_still_works() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    drop(env.open());
+    let _ = std::fs::remove_file(shm_path(&env));
+    let mut cmd = env.cli("lock-status", &["--probe", "100"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 1024,
+                rlim_max: 1024,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            Ok(())
+        });
+    }
+    let output = run_within(&mut cmd, NEVER);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).contains("probe: 1 acquisitions"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// Stale shared words (here: every byte 0xff) never make a writer fail on a free
+/// lock, even with a zero timeout.
+#[test]
+fn garbage_in_the_shared_words_never_fails_a_free_lock() {
+    let env = Env::new();
+    drop(env.open());
+    std::fs::write(shm_path(&env), vec![0xff; 4096]).unwrap();
+    for i in 0..5 {
+        let output = env.call(&["--lock-timeout", "0", &format!("create-record(\"z\", {i})")]);
+        assert_exit(&output, 0);
+    }
+    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+}
+
+/// A waiter killed while queued leaves its ticket behind, and the holder that
+/// outlived it hands the lock to it on release. A writer with a zero timeout still
+/// gets the free lock, and the holder clears the dead ticket.
+#[test]
+fn a_dead_waiters_ticket_never_fails_a_free_lock() {
+    let env = Env::new();
+    drop(env.open());
+    let held = env.hold_lock();
+    let mut waiter = env
+        .cli(
+            "call",
+            &["--lock-timeout", "60000", r#"create-record("dead", 1)"#],
+        )
+        .spawn()
+        .unwrap();
+    // Long enough for the waiter to start and queue (setup, not a measurement).
+    std::thread::sleep(Duration::from_millis(500));
+    waiter.kill().unwrap();
+    waiter.wait().unwrap();
+    drop(held); // held past its lease with a waiter queued: hands over to the dead
+    for i in 0..3 {
+        let output = env.call(&[
+            "--lock-timeout",
+            "0",
+            &format!("create-record(\"alive\", {i})"),
+        ]);
+        assert_exit(&output, 0);
+    }
+    assert_eq!(env.names(), ["alive", "alive", "alive"]);
+}
+
+/// A timeout names the process that holds the flock now: here one that wrote no
+/// holder record, while the record left in the file is a dead process's.
+#[test]
+fn a_timeout_names_the_current_holder_not_a_stale_record() {
+    let env = Env::new();
+    assert_exit(&env.call(&[r#"create-record("x", 1)"#]), 0);
+    let mut holder = spawn_raw_flock_holder(&lock_path(&env));
+    let output = env.call(&["--lock-timeout", "50", r#"create-record("y", 2)"#]);
+    assert_exit(&output, 75);
+    let err = stderr(&output);
+    let holder_line = err.lines().nth(1).unwrap_or_default();
+    assert!(
+        holder_line.starts_with(&format!("  holder: pid:{} ", holder.id())),
+        "{err}"
+    );
+    assert!(
+        holder_line.ends_with("(it wrote no holder record)"),
+        "{err}"
+    );
+    assert!(!holder_line.contains("plugin:reference"), "{err}");
+    let status = stdout(&run(&mut env.cli("lock-status", &[])));
+    assert!(
+        status.contains(&format!("holder: pid:{} ", holder.id())),
+        "{status}"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
+/// `RECORDS_HOST_LOCK_HANDOFF=off` is the portable mode (plain backoff, as on
+/// platforms other than Linux): no shared-words file at all.
+#[test]
+fn the_portable_mode_uses_no_shared_words() {
+    let env = Env::new();
+    let output = run(env
+        .cli("call", &[r#"create-record("x", 1)"#])
+        .env("RECORDS_HOST_LOCK_HANDOFF", "off"));
+    assert_exit(&output, 0);
+    assert!(lock_path(&env).exists());
+    assert!(!shm_path(&env).exists());
+}
