@@ -33,6 +33,12 @@ test-portable: setup
     RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host --lib lock::tests
     RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host --test integration -- multiprocess transactions crash lock_files
 
+# Type-check the library for a Unix other than Linux (the portable lock's build).
+[group('test')]
+check-unix: setup
+    rustup target add x86_64-unknown-freebsd
+    CC_x86_64_unknown_freebsd=gcc AR_x86_64_unknown_freebsd=ar cargo check -p records-host --lib --target x86_64-unknown-freebsd
+
 # Formatting check and clippy with warnings denied.
 [group('lint')]
 lint: setup
@@ -65,4 +71,4 @@ bench *ARGS: setup
 
 # Everything CI checks.
 [group('test')]
-ci: lint test test-portable
+ci: lint test test-portable check-unix

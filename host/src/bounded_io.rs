@@ -18,7 +18,9 @@
 //! slower in this project's benchmarks (BENCHMARKS.md); bounding the few blocking
 //! functions costs the other calls nothing.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -63,10 +65,19 @@ pub(crate) fn add_to_linker<T: Send + 'static>(
     Ok(())
 }
 
-/// Runs `blocking` to completion unless the deadline comes first.
+/// Runs `blocking` to completion unless the deadline comes first. Most calls are
+/// ready at once (a write to a pipe with room, a poll of a ready pollable), so the
+/// deadline's timer is set only when the first poll finds it waiting.
 fn until<T>(deadline: Instant, blocking: impl Future<Output = T>) -> Result<T, wasmtime::Error> {
-    in_tokio(async { tokio::time::timeout_at(deadline.into(), blocking).await })
-        .map_err(|_elapsed| wasmtime::Trap::Interrupt.into())
+    in_tokio(async {
+        let mut blocking = pin!(blocking);
+        let first = poll_fn(|cx| Poll::Ready(blocking.as_mut().poll(cx))).await;
+        match first {
+            Poll::Ready(value) => Ok(value),
+            Poll::Pending => tokio::time::timeout_at(deadline.into(), blocking).await,
+        }
+    })
+    .map_err(|_elapsed| wasmtime::Trap::Interrupt.into())
 }
 
 /// As [`until`], for the stream operations, whose traps travel in `StreamError`.

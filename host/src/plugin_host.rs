@@ -66,6 +66,11 @@ impl PluginHost {
     /// (created on first use), then discards the instance. Any transaction the
     /// plugin left open is rolled back and the lock released before this returns.
     ///
+    /// It blocks the calling thread, each plugin call for at most the plugin's
+    /// time limit (plus one 10 ms tick) whatever the plugin does; threads do not
+    /// wait for each other except on one tenant's write lock. From async code,
+    /// call it inside `tokio::task::spawn_blocking`.
+    ///
     /// ```no_run
     /// # use records_host::{PluginHost, Runtime, TenantName};
     /// # fn main() -> Result<(), records_host::Error> {

@@ -3,7 +3,6 @@
 //! make records-host write elsewhere, hang, die, or refuse a free lock, and a
 //! timeout names the process that really holds the lock.
 
-use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -121,48 +120,50 @@ fn truncating_the_shared_words_kills_no_writer() {
     assert_eq!(integrity_check(&env.db()), "ok");
 }
 
-/// The shared words' blocks are allocated for real, so a full disk cannot fault a
-/// write to them later (a sparse file would).
+/// A full disk when the shared-words file is created kills no process (a sparse
+/// file used to fault the first write to its page with SIGBUS): on a small tmpfs,
+/// in a mount namespace of its own, filled to the last block, taking the lock
+/// works (with plain backoff), a write fails with one line, and the data stored
+/// before is intact.
 #[test]
-fn the_shared_words_file_is_not_sparse() {
+fn a_full_disk_kills_no_process() {
     let env = Env::new();
-    let output = run(env
-        .cli("call", &[r#"create-record("x", 1)"#])
-        .env_remove("RECORDS_HOST_LOCK_HANDOFF"));
+    let mnt = env.dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let script = r#"
+        set -u
+        mount -t tmpfs -o size=256k tmpfs "$DIR"
+        "$BIN" call --db "$DIR/app.db" 'create-record("before", 1)' >/dev/null
+        rm "$DIR/db.lock.shm"
+        dd if=/dev/zero of="$DIR/fill" bs=4k 2>/dev/null || true
+        "$BIN" lock-status --db "$DIR/app.db" --probe 100; echo "probe exit $?"
+        "$BIN" call --db "$DIR/app.db" 'create-record("after", 2)'; echo "write exit $?"
+        rm "$DIR/fill"
+        "$BIN" call --db "$DIR/app.db" 'get-all-records()'; echo "read exit $?"
+    "#;
+    let output = run(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("DIR", &mnt)
+        .env("BIN", BIN)
+        .env("RECORDS_HOST_CACHE_DIR", shared_cache_dir())
+        .env_remove("RECORDS_HOST_LOCK_HANDOFF")
+        .env_remove("RUST_LOG"));
+    let (out, err) = (stdout(&output), stderr(&output));
     assert_exit(&output, 0);
-    let meta = std::fs::metadata(shm_path(&env)).unwrap();
-    assert!(meta.len() >= 4096);
-    assert!(meta.blocks() * 512 >= 4096, "{} blocks", meta.blocks());
-}
-
-/// With a file size limit below the shared file's size (as on a full disk), the
-/// words cannot be allocated: records-host waits with plain backoff, and says
-/// nothing is wrong, because nothing is.
-#[test]
-fn when_the_shared_words_cannot_be_allocated_the_lock_still_works() {
-    use std::os::unix::process::CommandExt;
-    let env = Env::new();
-    drop(env.open());
-    let _ = std::fs::remove_file(shm_path(&env));
-    let mut cmd = env.cli("lock-status", &["--probe", "100"]);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let limit = libc::rlimit {
-                rlim_cur: 1024,
-                rlim_max: 1024,
-            };
-            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
-            Ok(())
-        });
-    }
-    let output = run_within(&mut cmd, NEVER);
-    assert_exit(&output, 0);
+    assert!(out.contains("probe: 1 acquisitions"), "{out}\n{err}");
+    assert!(out.contains("probe exit 0"), "{out}\n{err}");
+    assert!(out.contains("write exit 1"), "{out}\n{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("records-host: "))
+            .count(),
+        1,
+        "one line for the failed write: {err}"
+    );
+    assert!(!err.contains("Bus error"), "{err}");
     assert!(
-        stdout(&output).contains("probe: 1 acquisitions"),
-        "{}",
-        stdout(&output)
+        out.contains(r#"ok([{id: 1, name: "before", value: 1}])"#) && out.contains("read exit 0"),
+        "{out}\n{err}"
     );
 }
 
@@ -251,4 +252,29 @@ fn the_portable_mode_uses_no_shared_words() {
     assert_exit(&output, 0);
     assert!(lock_path(&env).exists());
     assert!(!shm_path(&env).exists());
+}
+
+/// A long-lived process keeps no stale lock: after an operator deleted `db.lock`
+/// and another writer took the new one, this process's next write waits for that
+/// writer (it used to lock the deleted file and write alongside it).
+#[test]
+fn a_deleted_lock_file_is_reopened_not_locked_stale() {
+    use records_host::WriteLock;
+    use records_host::lock::LockError;
+    let env = Env::new();
+    let db = env.open_with_timeout(50);
+    db.insert("before", 1).unwrap();
+    std::fs::remove_file(lock_path(&env)).unwrap();
+    let held = WriteLock::new(lock_path(&env), Duration::ZERO)
+        .acquire("test:new-holder")
+        .unwrap();
+    let blocked = db.write_lock().acquire("test:stale");
+    assert!(matches!(blocked, Err(LockError::Timeout(_))), "{blocked:?}");
+    assert!(matches!(
+        db.insert("during", 2),
+        Err(records_host::RecordError::LockTimeout(_))
+    ));
+    drop(held);
+    db.insert("after", 3).unwrap();
+    assert_eq!(env.names(), ["before", "after"]);
 }

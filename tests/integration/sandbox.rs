@@ -188,7 +188,8 @@ fn plugin_output_goes_to_stderr_prefixed_and_bounded() {
         assert!(err.contains(line), "{err}");
     }
 
-    let flood = env.call(&["--plugin", HOSTILE, "chatter(100000)"]);
+    // 200,000 lines take a second or so; the limit leaves room for a loaded machine.
+    let flood = env.call(&["--plugin", HOSTILE, "--timeout", "60000", "chatter(100000)"]);
     assert_exit(&flood, 0);
     let err = stderr(&flood);
     assert!(err.len() < 200_000, "bounded: {} bytes", err.len());

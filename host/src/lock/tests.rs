@@ -159,22 +159,6 @@ fn threads_are_serialized() {
     assert_eq!(counter.load(Ordering::SeqCst), THREADS * ROUNDS);
 }
 
-/// A long-lived process whose lock file was deleted and recreated (an operator
-/// "cleaning up a stale lock") must lock the new file, which another holder has.
-#[test]
-fn a_deleted_and_recreated_lock_file_is_reopened_not_locked_stale() {
-    let dir = tempfile::tempdir().unwrap();
-    let lock = lock_in(&dir, 50);
-    drop(lock.acquire("").unwrap());
-    std::fs::remove_file(lock.path()).unwrap();
-    let other = WriteLock::new(lock.path(), Duration::ZERO);
-    let held = other.acquire("new-holder").unwrap();
-    let err = lock.acquire("stale").unwrap_err();
-    assert!(matches!(err, LockError::Timeout(_)), "{err:?}");
-    drop(held);
-    drop(lock.acquire("after").unwrap());
-}
-
 #[test]
 fn status_refuses_a_fifo_or_directory_instead_of_hanging_or_saying_free() {
     let dir = tempfile::tempdir().unwrap();
