@@ -26,6 +26,13 @@ build: setup
 test: setup
     cargo test --workspace
 
+# Every test with the PostgreSQL half required, against a throwaway cluster
+# (.ci/postgres-cluster, from this machine's PostgreSQL binaries).
+[group('test')]
+test-postgres: setup
+    dir=$(mktemp -d); trap '.ci/postgres-cluster stop "$dir"; rm -rf "$dir"' EXIT; \
+    RECORDS_HOST_TEST_POSTGRES=$(.ci/postgres-cluster start "$dir") RECORDS_HOST_REQUIRE_POSTGRES=1 cargo test --workspace
+
 # The lock and multi-process tests again with the portable lock (plain backoff, no
 # shared words), the mode of platforms other than Linux.
 [group('test')]
@@ -71,4 +78,4 @@ bench *ARGS: setup
 
 # Everything CI checks.
 [group('test')]
-ci: lint test test-portable check-unix
+ci: lint test-postgres test-portable check-unix

@@ -2,15 +2,16 @@
 //! built at start-up, shared by worker threads, each request a fresh sandboxed
 //! instance over the requesting tenant's own database.
 //!
-//! Run: `cargo run -p records-host --example service -- [DATA_DIR] [PLUGIN.wasm]`
-//! (defaults: a temp directory and the embedded reference plugin). `cargo test`
+//! Run: `cargo run -p records-host --example service -- [DATA_DIR|URL] [PLUGIN.wasm]`
+//! (defaults: a temp directory and the embedded reference plugin; a `postgres://`
+//! URL puts every tenant in a schema of that database). `cargo test`
 //! builds this example, so it cannot rot.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use records_host::{Error, Limits, PluginHost, RecordError, Runtime, TenantName};
+use records_host::{Error, Limits, PluginHost, RecordError, Runtime, TenantHome, TenantName};
 
 /// One unit of work, as a request router would hand it over.
 struct Request {
@@ -20,11 +21,12 @@ struct Request {
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args_os().skip(1);
+    let mut args = std::env::args().skip(1);
     let scratch = tempfile::tempdir()?;
-    let data_dir = args
-        .next()
-        .map_or_else(|| scratch.path().to_path_buf(), PathBuf::from);
+    let home = args.next().map_or_else(
+        || TenantHome::from(scratch.path()),
+        |arg| TenantHome::from(arg.as_str()),
+    );
 
     // Start-up: compile the plugin once, with the limits every call gets.
     let limits = Limits {
@@ -38,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         Some(path) => runtime.load_file(&PathBuf::from(path))?,
         None => runtime.load_reference()?,
     };
-    let host = PluginHost::new(plugin, &data_dir);
+    let host = PluginHost::new(plugin, home);
 
     // Requests for three tenants, served by four workers sharing one host.
     let (send, receive) = mpsc::channel::<Request>();
@@ -88,7 +90,7 @@ fn main() -> anyhow::Result<()> {
         let count = host.call(&tenant, |plugin| plugin.get_all_records())?.len();
         println!(
             "{tenant}: {count} records in {}",
-            tenant.database_path(host.data_dir()).display()
+            host.home().location(&tenant)
         );
     }
     Ok(())

@@ -22,7 +22,7 @@ mod generated {
             "records:plugin/types.error" => ImportError,
         },
         with: {
-            "records:plugin/store.write-txn": crate::txn::WriteTxn,
+            "records:plugin/store.write-txn": crate::store::WriteTxn,
         },
     });
 }

@@ -5,8 +5,6 @@
 //! exports. [`Error`] is everything an embedder can meet when loading plugins and
 //! calling them. Binaries report either once, at their edge.
 
-use std::path::PathBuf;
-
 use crate::limits::{Limits, MemoryLimitExceeded};
 use crate::lock::{LockError, LockTimeout};
 use crate::tenant::InvalidTenantName;
@@ -51,10 +49,10 @@ pub enum Error {
     #[error(transparent)]
     Record(#[from] RecordError),
     /// The database could not be opened or prepared (its `source` says why).
-    #[error("cannot open database {}", crate::util::escape_control(&path.display().to_string()))]
+    #[error("cannot open database {location}")]
     OpenDatabase {
-        /// The database file.
-        path: PathBuf,
+        /// Where the database is (a PostgreSQL URL is shown without its password).
+        location: crate::store::Location,
         /// Why.
         source: RecordError,
     },

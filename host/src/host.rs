@@ -17,14 +17,13 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::records::plugin::{store, types};
 use crate::bounded_io::BoundedIo;
-use crate::db::Database;
 use crate::error::{RecordError, RecordId};
 use crate::import_error::ImportError;
 use crate::limits::{Limits, PluginLimiter};
-use crate::lock::{LockError, WriteGuard};
 use crate::output::PrefixedOutput;
 use crate::record::Record;
-use crate::txn::{TxnShared, WriteTxn};
+use crate::store::Database;
+use crate::store::{TxnShared, WriteTxn};
 
 /// What a guest's stdio is connected to.
 pub(crate) enum Stdio {
@@ -100,21 +99,15 @@ impl HostState {
         BoundedIo::new(&mut self.table, self.call_deadline)
     }
 
-    /// Takes this instance's database's write lock for one write labelled
-    /// `label`, waiting until the lock's timeout or the call's deadline, whichever
-    /// comes first; in the second case the call is stopped at its time limit.
-    fn lock(&self, label: &str) -> Result<WriteGuard, ImportError> {
-        self.db.check_no_open_transaction()?;
-        match self
-            .db
-            .write_lock()
-            .acquire_by(label, Some(self.call_deadline))
-        {
-            Ok(guard) => Ok(guard),
-            Err(LockError::Timeout(_)) if Instant::now() >= self.call_deadline => {
-                Err(ImportError::Trap(wasmtime::Trap::Interrupt.into()))
+    /// A write of this instance stopped waiting for the lock: when the call's
+    /// time has run out, the call is stopped at its time limit; otherwise the
+    /// plugin gets the error.
+    fn lock_wait_ended(&self, e: RecordError) -> ImportError {
+        match e {
+            RecordError::LockTimeout(_) if Instant::now() >= self.call_deadline => {
+                ImportError::Trap(wasmtime::Trap::Interrupt.into())
             }
-            Err(e) => Err(RecordError::from(e).into()),
+            e => e.into(),
         }
     }
 
@@ -181,24 +174,28 @@ impl store::Host for HostState {
 
     fn insert(&mut self, name: String, value: i64) -> Result<RecordId, ImportError> {
         self.check_name(&name)?;
-        let held = self.lock(self.db.holder_label())?;
-        Ok(self.db.insert_held(&held, &name, value)?)
+        self.db
+            .write_one(Some(self.call_deadline), |w| w.insert(&name, value))
+            .map_err(|e| self.lock_wait_ended(e))
     }
 
     fn update(&mut self, id: RecordId, value: i64) -> Result<(), ImportError> {
-        let held = self.lock(self.db.holder_label())?;
-        Ok(self.db.update_held(&held, id, value)?)
+        self.db
+            .write_one(Some(self.call_deadline), |w| w.update(id, value))
+            .map_err(|e| self.lock_wait_ended(e))
     }
 
     fn delete(&mut self, id: RecordId) -> Result<(), ImportError> {
-        let held = self.lock(self.db.holder_label())?;
-        Ok(self.db.delete_held(&held, id)?)
+        self.db
+            .write_one(Some(self.call_deadline), |w| w.delete(id))
+            .map_err(|e| self.lock_wait_ended(e))
     }
 
     fn begin_write(&mut self) -> Result<Resource<WriteTxn>, ImportError> {
-        let plan = self.db.plan_transaction();
-        let held = self.lock(&plan.label)?;
-        let txn = self.db.begin_planned(plan, held)?;
+        let txn = self
+            .db
+            .begin_write_by(Some(self.call_deadline))
+            .map_err(|e| self.lock_wait_ended(e))?;
         self.txns.retain(|weak| weak.strong_count() > 0);
         self.txns.push(Arc::downgrade(txn.shared()));
         Ok(self.table.push(txn)?)

@@ -1,11 +1,13 @@
-//! A WebAssembly component host with a SQLite record store.
+//! A WebAssembly component host with a record store, on SQLite or PostgreSQL.
 //!
 //! Plugins are components of the `records:plugin/plugin` world (see `wit/`): they
 //! import the host's `store` interface and export their business logic. The host
 //! keeps the data in SQLite (WAL mode) and serializes every write across processes
 //! with an exclusive `flock` on `db.lock` beside the database, taken with exponential
-//! backoff and a timeout that names the holder. A plugin has no way to write except
-//! through the host, and the host never writes without the lock; reads take no lock.
+//! backoff and a timeout that names the holder; or, for several machines, in a
+//! PostgreSQL schema, every write in a transaction that first takes the schema's
+//! advisory lock. A plugin has no way to write except through the host, and the
+//! host never writes without the lock; reads take no lock.
 //!
 //! ```no_run
 //! use records_host::{Database, Error, RecordError, Runtime};
@@ -31,6 +33,7 @@
 //! use records_host::{Database, RecordError};
 //!
 //! # fn main() -> Result<(), records_host::Error> {
+//! // The same code runs on PostgreSQL: Database::open("postgres://user:pw@host/db")
 //! let db = Database::open("data/app.db")?;
 //! let txn = db.begin_write()?; // waits for the lock, like a plugin's begin-write
 //! let from = txn.get(1)?.ok_or(RecordError::NotFound(1))?;
@@ -47,11 +50,12 @@
 //!
 //! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
 //! instances, every call bounded by its limits) calls into the store imports,
-//! which use [`db`] (SQLite: reads, and single-statement writes under the lock)
-//! and [`txn`] (write transactions: a [`WriteTxn`] holds a [`lock::WriteGuard`]
-//! and has a deadline), and [`lock`] (the flock write lock, which knows nothing
-//! about wasm or SQLite). Every write statement takes the `WriteGuard` as an
-//! argument, so none runs without the lock.
+//! which use [`store`] (the storage seam: a [`Database`] on SQLite or PostgreSQL,
+//! reads, single writes under the lock, and write transactions: a [`WriteTxn`]
+//! holds the lock and has a deadline), which uses [`lock`] (the flock write lock,
+//! which knows nothing about wasm or SQL). The statements that write are methods
+//! of a backend's writer, which only that backend's held lock hands out, so none
+//! runs without the lock.
 //!
 //! Who is untrusted, and what holds against them: a plugin cannot outrun its time
 //! limit (computing, sleeping, blocking in WASI or waiting for the lock), its
@@ -74,7 +78,6 @@ compile_error!(
 mod bindings;
 mod bounded_io;
 mod cache;
-pub mod db;
 mod error;
 mod host;
 mod import_error;
@@ -86,18 +89,17 @@ pub mod plugin_host;
 mod reaper;
 mod record;
 pub mod runtime;
+pub mod store;
 pub mod tenant;
-pub mod txn;
 mod util;
 pub mod wave_call;
 
-pub use db::{Database, DatabaseOptions};
 pub use error::{Error, RecordError, RecordId};
 pub use limits::Limits;
 pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;
 pub use record::Record;
 pub use runtime::{Plugin, PluginInstance, REFERENCE_PLUGIN, Runtime, RuntimeBuilder};
+pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};
 pub use tenant::{InvalidTenantName, TenantName};
-pub use txn::WriteTxn;
 pub use wasmtime::component::Val;

@@ -7,17 +7,24 @@
 //! plugin does in one call (globals, memory, open transactions) carries over to the
 //! next call or to another tenant. Calls from many threads run at once; writes of
 //! one tenant are serialized by that tenant's own write lock only.
+//!
+//! Tenants live in a data directory (a SQLite file each) or in a PostgreSQL
+//! database (a schema each, see [`TenantHome`]). On PostgreSQL the host keeps a
+//! bounded pool of connections shared by all threads and tenants; a connection the
+//! server closed is replaced rather than handed out again.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::db::{Database, DatabaseOptions};
 use crate::error::Error;
 use crate::runtime::{Plugin, PluginInstance};
+use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
 use crate::tenant::TenantName;
 
-/// One plugin serving many tenants, each with a database of its own under
-/// `<data-dir>/tenants/<name>/records.db`.
+/// How many PostgreSQL connections a host keeps at most, by default: calls beyond
+/// that many at once wait for a connection (up to 10 s).
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
+/// One plugin serving many tenants, each with a database of its own.
 #[derive(Clone)]
 pub struct PluginHost {
     inner: Arc<Inner>,
@@ -25,29 +32,48 @@ pub struct PluginHost {
 
 struct Inner {
     plugin: Plugin,
-    data_dir: PathBuf,
+    home: TenantHome,
     db_options: DatabaseOptions,
+    /// Connections to the PostgreSQL home, when it is one.
+    pool: Option<Pool>,
 }
 
 impl PluginHost {
-    /// A host for `plugin` with tenant data under `data_dir` and default database
-    /// options.
-    pub fn new(plugin: Plugin, data_dir: impl Into<PathBuf>) -> Self {
-        Self::with_options(plugin, data_dir, DatabaseOptions::default())
+    /// A host for `plugin` with tenants in `home` (a data directory such as
+    /// `"data"`, or a `postgres://` URL) and default database options.
+    pub fn new(plugin: Plugin, home: impl Into<TenantHome>) -> Self {
+        Self::with_options(plugin, home, DatabaseOptions::default())
     }
 
     /// Like [`new`](Self::new), with `db_options` (lock timeout, transaction
     /// deadline) for every tenant's database.
     pub fn with_options(
         plugin: Plugin,
-        data_dir: impl Into<PathBuf>,
+        home: impl Into<TenantHome>,
         db_options: DatabaseOptions,
     ) -> Self {
+        Self::with_pool_size(plugin, home, db_options, DEFAULT_POOL_SIZE)
+    }
+
+    /// Like [`with_options`](Self::with_options), with at most `pool_size`
+    /// PostgreSQL connections.
+    pub fn with_pool_size(
+        plugin: Plugin,
+        home: impl Into<TenantHome>,
+        db_options: DatabaseOptions,
+        pool_size: u32,
+    ) -> Self {
+        let home = home.into();
+        let pool = match &home {
+            TenantHome::Postgres(pg) => Some(crate::store::pool(pg, pool_size, &db_options)),
+            TenantHome::Directory(_) => None,
+        };
         Self {
             inner: Arc::new(Inner {
                 plugin,
-                data_dir: data_dir.into(),
+                home,
                 db_options,
+                pool,
             }),
         }
     }
@@ -57,9 +83,9 @@ impl PluginHost {
         &self.inner.plugin
     }
 
-    /// The directory holding `tenants/<name>/records.db`.
-    pub fn data_dir(&self) -> &Path {
-        &self.inner.data_dir
+    /// Where the tenants' databases are.
+    pub fn home(&self) -> &TenantHome {
+        &self.inner.home
     }
 
     /// Runs `call` against a fresh instance of the plugin over `tenant`'s database
@@ -68,8 +94,9 @@ impl PluginHost {
     ///
     /// It blocks the calling thread, each plugin call for at most the plugin's
     /// time limit (plus one 10 ms tick) whatever the plugin does; threads do not
-    /// wait for each other except on one tenant's write lock. From async code,
-    /// call it inside `tokio::task::spawn_blocking`.
+    /// wait for each other except on one tenant's write lock (and, on PostgreSQL,
+    /// for a connection when all of the pool's are in use). From async code, call
+    /// it inside `tokio::task::spawn_blocking`.
     ///
     /// ```no_run
     /// # use records_host::{PluginHost, Runtime, TenantName};
@@ -89,8 +116,12 @@ impl PluginHost {
         tenant: &TenantName,
         call: impl FnOnce(&mut PluginInstance) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let path = tenant.database_path(&self.inner.data_dir);
-        let db = Database::open_with(path, self.inner.db_options.clone())?;
+        let location = self.inner.home.location(tenant);
+        let db = Database::open_from(
+            location,
+            self.inner.db_options.clone(),
+            self.inner.pool.as_ref(),
+        )?;
         let mut instance = self.inner.plugin.instantiate_for(db, tenant)?;
         call(&mut instance)
     }

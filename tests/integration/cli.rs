@@ -49,81 +49,77 @@ fn demo_reports_a_lock_timeout_and_exits_75() {
     assert_eq!(lines[2], "  try again or check if holder process is stuck");
 }
 
-#[test]
-fn call_drives_every_export_with_wave_values() {
-    let env = Env::new();
-    let cases: &[(&str, &str, i32)] = &[
-        (r#"create-record("test", 42)"#, "ok(1)", 0),
-        (r#"create-record("second", -7)"#, "ok(2)", 0),
-        (
-            "get-record(1)",
-            r#"ok(some({id: 1, name: "test", value: 42}))"#,
-            0,
-        ),
-        ("update-record(1, 43)", "ok", 0),
-        ("delete-record(2)", "ok", 0),
-        ("get-record(2)", "ok(none)", 0),
-        (
-            "get-all-records()",
-            r#"ok([{id: 1, name: "test", value: 43}])"#,
-            0,
-        ),
-        (
-            "records:plugin/records@0.1.0#get-record(1)",
-            r#"ok(some({id: 1, name: "test", value: 43}))"#,
-            0,
-        ),
-        ("update-record(9, 1)", "err(not-found(9))", 1),
-        ("delete-record(9)", "err(not-found(9))", 1),
-        (
-            r#"create-record("   ", 1)"#,
-            r#"err(invalid("name must not be empty"))"#,
-            1,
-        ),
-    ];
-    for (call, expected, code) in cases {
-        let output = env.call(&[call]);
-        assert_exit(&output, *code);
-        assert_eq!(&stdout(&output), expected, "{call}");
-        assert_eq!(
-            stderr(&output),
-            "",
-            "{call}: an err(..) result is printed on stdout only"
-        );
+on_both! {
+    fn call_drives_every_export_with_wave_values(env) {
+        let cases: &[(&str, &str, i32)] = &[
+            (r#"create-record("test", 42)"#, "ok(1)", 0),
+            (r#"create-record("second", -7)"#, "ok(2)", 0),
+            (
+                "get-record(1)",
+                r#"ok(some({id: 1, name: "test", value: 42}))"#,
+                0,
+            ),
+            ("update-record(1, 43)", "ok", 0),
+            ("delete-record(2)", "ok", 0),
+            ("get-record(2)", "ok(none)", 0),
+            (
+                "get-all-records()",
+                r#"ok([{id: 1, name: "test", value: 43}])"#,
+                0,
+            ),
+            (
+                "records:plugin/records@0.1.0#get-record(1)",
+                r#"ok(some({id: 1, name: "test", value: 43}))"#,
+                0,
+            ),
+            ("update-record(9, 1)", "err(not-found(9))", 1),
+            ("delete-record(9)", "err(not-found(9))", 1),
+            (
+                r#"create-record("   ", 1)"#,
+                r#"err(invalid("name must not be empty"))"#,
+                1,
+            ),
+        ];
+        for (call, expected, code) in cases {
+            let output = env.call(&[call]);
+            assert_exit(&output, *code);
+            assert_eq!(&stdout(&output), expected, "{call}");
+            assert_eq!(
+                stderr(&output),
+                "",
+                "{call}: an err(..) result is printed on stdout only"
+            );
+        }
     }
 }
 
-#[test]
-fn call_prints_json_on_request() {
-    let env = Env::new();
-    assert_exit(&env.call(&[r#"create-record("j", 1)"#]), 0);
-    let output = env.call(&["--json", "get-all-records()"]);
-    assert_exit(&output, 0);
-    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
-    assert_eq!(
-        value,
-        serde_json::json!({"ok": [{"id": 1, "name": "j", "value": 1}]})
-    );
-    let missing = env.call(&["--json", "delete-record(5)"]);
-    assert_exit(&missing, 1);
-    assert_eq!(stdout(&missing), r#"{"err":{"not-found":5}}"#);
+on_both! {
+    fn call_prints_json_on_request(env) {
+        assert_exit(&env.call(&[r#"create-record("j", 1)"#]), 0);
+        let output = env.call(&["--json", "get-all-records()"]);
+        assert_exit(&output, 0);
+        let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"ok": [{"id": 1, "name": "j", "value": 1}]})
+        );
+        let missing = env.call(&["--json", "delete-record(5)"]);
+        assert_exit(&missing, 1);
+        assert_eq!(stdout(&missing), r#"{"err":{"not-found":5}}"#);
+    }
 }
 
-#[test]
-fn a_held_lock_gives_err_lock_timeout_naming_the_holder_and_exit_75() {
-    let env = Env::new();
-    let _held = env.hold_lock();
-    let output = env.call(&["--lock-timeout", "100", r#"create-record("x", 1)"#]);
-    assert_exit(&output, 75);
-    let out = stdout(&output);
-    assert!(out.starts_with("err(lock-timeout({waited-ms: "), "{out}");
-    assert!(
-        out.contains(&format!("holder: \"pid:{} time:", std::process::id())),
-        "{out}"
-    );
-    assert!(out.contains("test:holder"), "{out}");
-    // Reads take no lock: they succeed while the lock is held.
-    assert_exit(&env.call(&["--lock-timeout", "0", "get-all-records()"]), 0);
+on_both! {
+    fn a_held_lock_gives_err_lock_timeout_naming_the_holder_and_exit_75(env) {
+        let _held = env.hold_lock();
+        let output = env.call(&["--lock-timeout", "100", r#"create-record("x", 1)"#]);
+        assert_exit(&output, 75);
+        let out = stdout(&output);
+        assert!(out.starts_with("err(lock-timeout({waited-ms: "), "{out}");
+        assert_names_test_holder(&out);
+        // Reads take no lock: they succeed while the lock is held.
+        assert_exit(&env.call(&["--lock-timeout", "0", "get-all-records()"]), 0);
+    }
 }
 
 #[test]
@@ -198,22 +194,27 @@ fn plugins_load_from_files_and_bad_files_fail_in_one_line() {
     assert_eq!(env.open().count().unwrap(), 1, "stored data is untouched");
 }
 
-#[test]
-fn lock_status_reports_free_and_held() {
-    let env = Env::new();
-    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
-    let held = env.hold_lock();
-    let output = run(&mut env.cli("lock-status", &[]));
-    assert_exit(&output, 0);
-    assert_eq!(
-        stdout(&output).lines().next(),
-        Some("held"),
-        "{}",
-        stdout(&output)
-    );
-    assert!(stdout(&output).contains(&format!("holder: pid:{}", std::process::id())));
-    drop(held);
-    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+on_both! {
+    fn lock_status_reports_free_and_held(env) {
+        assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+        let held = env.hold_lock();
+        let output = run(&mut env.cli("lock-status", &[]));
+        assert_exit(&output, 0);
+        assert_eq!(
+            stdout(&output).lines().next(),
+            Some("held"),
+            "{}",
+            stdout(&output)
+        );
+        assert!(
+            stdout(&output).contains("\n  holder: pid:"),
+            "{}",
+            stdout(&output)
+        );
+        assert_names_test_holder(&stdout(&output));
+        drop(held);
+        assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+    }
 }
 
 #[test]
@@ -331,25 +332,22 @@ fn out_of_range_durations_are_usage_errors() {
     }
 }
 
-/// `call` that exits 75 says on stderr who holds the lock, in the three lines
-/// `demo` prints too; the value stays on stdout.
-#[test]
-fn a_lock_timeout_from_call_names_the_holder_on_stderr() {
-    let env = Env::new();
-    let _held = env.hold_lock();
-    let output = env.call(&["--lock-timeout", "50", r#"create-record("x", 1)"#]);
-    assert_exit(&output, 75);
-    assert!(stdout(&output).starts_with("err(lock-timeout("));
-    let err = stderr(&output);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 3, "{err}");
-    assert!(lines[0].starts_with("write lock timeout after "), "{err}");
-    assert!(
-        lines[1].starts_with(&format!("  holder: pid:{} ", std::process::id())),
-        "{err}"
-    );
-    assert!(lines[1].ends_with("test:holder"), "{err}");
-    assert_eq!(lines[2], "  try again or check if holder process is stuck");
+on_both! {
+    /// `call` that exits 75 says on stderr who holds the lock, in the three lines
+    /// `demo` prints too; the value stays on stdout.
+    fn a_lock_timeout_from_call_names_the_holder_on_stderr(env) {
+        let _held = env.hold_lock();
+        let output = env.call(&["--lock-timeout", "50", r#"create-record("x", 1)"#]);
+        assert_exit(&output, 75);
+        assert!(stdout(&output).starts_with("err(lock-timeout("));
+        let err = stderr(&output);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 3, "{err}");
+        assert!(lines[0].starts_with("write lock timeout after "), "{err}");
+        assert!(lines[1].starts_with("  holder: pid:"), "{err}");
+        assert_names_test_holder(lines[1]);
+        assert_eq!(lines[2], "  try again or check if holder process is stuck");
+    }
 }
 
 /// A holder record is untrusted text: its control characters reach no terminal.
@@ -358,9 +356,10 @@ fn control_characters_in_the_holder_record_are_escaped_everywhere() {
     let env = Env::new();
     let db = env.open();
     let evil = "plugin:\u{1b}]0;owned\u{7}\u{1b}[2J\rfake";
-    let _held = records_host::WriteLock::new(db.write_lock().path(), std::time::Duration::ZERO)
-        .acquire(evil)
-        .unwrap();
+    let _held =
+        records_host::WriteLock::new(db.write_lock().unwrap().path(), std::time::Duration::ZERO)
+            .acquire(evil)
+            .unwrap();
     let status = run(&mut env.cli("lock-status", &[]));
     let demo = run(&mut env.cli("demo", &["--lock-timeout", "20"]));
     let call = env.call(&["--lock-timeout", "20", r#"create-record("x", 1)"#]);

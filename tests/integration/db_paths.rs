@@ -17,7 +17,7 @@ fn a_symlinked_database_is_guarded_by_its_real_lock() {
     std::fs::create_dir_all(&link_dir).unwrap();
     let target = Database::open(real.join("app.db")).unwrap();
     std::os::unix::fs::symlink(real.join("app.db"), link_dir.join("app.db")).unwrap();
-    let held = WriteLock::new(target.write_lock().path(), Duration::ZERO)
+    let held = WriteLock::new(target.write_lock().unwrap().path(), Duration::ZERO)
         .acquire("test:real-holder")
         .unwrap();
     let link = link_dir.join("app.db");
@@ -48,7 +48,7 @@ fn a_file_uri_is_a_plain_path() {
     let env = Env::new();
     let real = env.dir.path().join("real/app.db");
     let target = Database::open(&real).unwrap();
-    let _held = WriteLock::new(target.write_lock().path(), Duration::ZERO)
+    let _held = WriteLock::new(target.write_lock().unwrap().path(), Duration::ZERO)
         .acquire("test:real-holder")
         .unwrap();
     let uri = format!("file:{}", real.display());

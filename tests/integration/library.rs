@@ -96,7 +96,7 @@ fn get_all_records_pages_through_the_whole_store() {
 fn a_held_lock_is_a_typed_lock_timeout_naming_the_holder() {
     let env = Env::new();
     let db = env.open_with_timeout(100);
-    let lock = WriteLock::new(db.write_lock().path(), Duration::ZERO);
+    let lock = WriteLock::new(db.write_lock().unwrap().path(), Duration::ZERO);
     let guard = lock.acquire("test:holder").unwrap();
 
     let mut plugin = reference().instantiate(db).unwrap();

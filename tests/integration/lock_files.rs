@@ -268,7 +268,7 @@ fn a_deleted_lock_file_is_reopened_not_locked_stale() {
     let held = WriteLock::new(lock_path(&env), Duration::ZERO)
         .acquire("test:new-holder")
         .unwrap();
-    let blocked = db.write_lock().acquire("test:stale");
+    let blocked = db.write_lock().unwrap().acquire("test:stale");
     assert!(matches!(blocked, Err(LockError::Timeout(_))), "{blocked:?}");
     assert!(matches!(
         db.insert("during", 2),

@@ -30,7 +30,7 @@ fn assert_stopped_at(env: &Env, args: &[&str], ms: u64) {
         host_stderr(&output),
         format!("records-host: plugin exceeded its {ms} ms time limit")
     );
-    assert_eq!(env.open().write_lock().status().unwrap(), LockStatus::Free);
+    assert_eq!(env.open().lock_status().unwrap(), LockStatus::Free);
     assert_eq!(integrity_check(&env.db()), "ok");
 }
 
@@ -177,7 +177,7 @@ fn a_sleeping_plugin_holds_up_neither_its_thread_nor_other_threads() {
         }
     });
     let db = records_host::Database::open(sleeper.database_path(env.dir.path())).unwrap();
-    assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    assert_eq!(db.lock_status().unwrap(), LockStatus::Free);
     assert_eq!(db.count().unwrap(), 0, "the transaction was rolled back");
     let sum = host.call(&sleeper, |p| p.call("insert-many(\"x\", 3, false)"));
     assert!(sum.is_ok(), "the thread serves the next call: {sum:?}");

@@ -15,226 +15,223 @@ fn hostile() -> Plugin {
 }
 
 fn lock_is_free(env: &Env) -> bool {
-    env.open().write_lock().status().unwrap() == LockStatus::Free
+    env.open().lock_status().unwrap() == LockStatus::Free
 }
 
-/// 8 processes run `increment(1, 1)` 100 times each through `records-host call`:
-/// the value ends at exactly 800, and the 800 values the calls returned are exactly
-/// 1..=800, so no increment was lost or applied twice.
-#[test]
-fn eight_processes_incrementing_100_times_each_reach_exactly_800() {
-    const PROCESSES: usize = 8;
-    const ROUNDS: usize = 100;
-    let env = Env::new();
-    assert_exit(&env.call(&[r#"create-record("counter", 0)"#]), 0);
+on_both! {
+    /// 8 processes run `increment(1, 1)` 100 times each through `records-host call`:
+    /// the value ends at exactly 800, and the 800 values the calls returned are exactly
+    /// 1..=800, so no increment was lost or applied twice.
+    fn eight_processes_incrementing_100_times_each_reach_exactly_800(env) {
+        const PROCESSES: usize = 8;
+        const ROUNDS: usize = 100;
+        assert_exit(&env.call(&[r#"create-record("counter", 0)"#]), 0);
 
-    let mut seen = fan_out(PROCESSES, ROUNDS, |_, _| {
-        let output = env.call(&["increment(1, 1)"]);
-        assert_exit(&output, 0);
-        parse_ok(&stdout(&output))
-    });
-
-    seen.sort_unstable();
-    let total = (PROCESSES * ROUNDS) as i64;
-    assert_eq!(seen, (1..=total).collect::<Vec<_>>());
-    assert_eq!(env.open().get(1).unwrap().unwrap().value, total);
-    assert_eq!(integrity_check(&env.db()), "ok");
-}
-
-/// 8 processes make random transfers between 10 records: the sum never changes
-/// and no value goes negative; transfers that would overdraw are refused.
-#[test]
-fn eight_processes_transferring_at_random_keep_the_sum_and_no_value_negative() {
-    const PROCESSES: usize = 8;
-    const TRANSFERS: usize = 40;
-    const RECORDS: i64 = 10;
-    const START: i64 = 50;
-    let env = Env::new();
-    env.open()
-        .write(|w| (0..RECORDS).try_for_each(|i| w.insert(&format!("account{i}"), START).map(drop)))
-        .unwrap();
-    assert_exit(&env.call(&["get-all-records()"]), 0); // warm the plugin cache
-
-    let outcomes = fan_out(PROCESSES, TRANSFERS, |p, i| {
-        let mut rng = Lcg((p * 7919 + i) as u64 + 1);
-        let source = rng.below(RECORDS as u64) as i64 + 1;
-        let target = (source + rng.below(RECORDS as u64 - 1) as i64) % RECORDS + 1;
-        let amount = rng.below(40) as i64;
-        let output = env.call(&[&format!("transfer({source}, {target}, {amount})")]);
-        if output.status.code() == Some(1) {
-            let out = stdout(&output);
-            assert!(
-                out.starts_with("err(invalid("),
-                "only overdrafts fail: {out}"
-            );
-        } else {
+        let mut seen = fan_out(PROCESSES, ROUNDS, |_, _| {
+            let output = env.call(&["increment(1, 1)"]);
             assert_exit(&output, 0);
-        }
-        output.status.code()
-    });
+            parse_ok(&stdout(&output))
+        });
 
-    assert!(
-        outcomes.iter().filter(|c| **c == Some(0)).count() > outcomes.len() / 4,
-        "most transfers went through"
-    );
-    let values: Vec<i64> = env
-        .open()
-        .scan(None, 100)
-        .unwrap()
-        .iter()
-        .map(|r| r.value)
-        .collect();
-    assert_eq!(values.len(), RECORDS as usize);
-    assert_eq!(values.iter().sum::<i64>(), RECORDS * START, "{values:?}");
-    assert!(values.iter().all(|v| *v >= 0), "{values:?}");
-    assert_eq!(integrity_check(&env.db()), "ok");
-}
-
-#[test]
-fn a_trap_inside_a_transaction_rolls_back_and_frees_the_lock_before_the_call_returns() {
-    let env = Env::new();
-    env.open().write(|w| w.insert("earlier", 1)).unwrap();
-    let mut instance = hostile().instantiate(env.open()).unwrap();
-    let err = instance.call(r#"txn-then-trap("doomed")"#).unwrap_err();
-    assert!(
-        matches!(&err, Error::Trap(msg) if msg.contains("unreachable")),
-        "{err}"
-    );
-    assert_eq!(
-        instance.database().write_lock().status().unwrap(),
-        LockStatus::Free
-    );
-    assert_eq!(
-        instance.database().count().unwrap(),
-        1,
-        "the doomed insert is gone"
-    );
-    let err = instance.call(r#"insert-many("t", 50, true)"#).unwrap_err();
-    assert!(matches!(err, Error::Trap(_)), "{err}");
-    drop(instance);
-
-    // The same through the CLI: one line, exit 1, lock free, nothing written.
-    let output = env.call(&["--plugin", HOSTILE, r#"insert-many("t", 50, true)"#]);
-    assert_exit(&output, 1);
-    let report = host_stderr(&output);
-    assert!(
-        report.starts_with("records-host: plugin trapped: "),
-        "{report}"
-    );
-    assert_eq!(report.lines().count(), 1, "{report}");
-    assert!(
-        stderr(&output).contains("[records_fixture_hostile] "),
-        "the plugin's panic message is forwarded, prefixed"
-    );
-    assert!(lock_is_free(&env));
-    let names = env.names();
-    assert_eq!(names, ["earlier"]);
-}
-
-#[test]
-fn a_committed_multi_insert_is_all_there() {
-    let env = Env::new();
-    assert_exit(
-        &env.call(&["--plugin", HOSTILE, r#"insert-many("m", 50, false)"#]),
-        0,
-    );
-    assert_eq!(env.open().count().unwrap(), 50);
-}
-
-#[test]
-fn a_dropped_transaction_rolls_back_and_frees_the_lock() {
-    let env = Env::new();
-    let mut instance = hostile().instantiate(env.open()).unwrap();
-    let results = instance.call(r#"txn-then-drop("dropped")"#).unwrap();
-    assert_eq!(records_host::wave_call::to_wave(&results).unwrap(), "ok");
-    assert_eq!(
-        instance.database().write_lock().status().unwrap(),
-        LockStatus::Free
-    );
-    assert_eq!(instance.database().count().unwrap(), 0);
-}
-
-/// A plugin that opens a transaction and loops forever keeps the lock only until
-/// the deadline: another process's writer then succeeds while the plugin is still
-/// looping, and the plugin's uncommitted insert is gone. The holder info names the
-/// plugin and says it is a transaction.
-#[test]
-fn a_looping_transaction_loses_the_lock_at_its_deadline() {
-    let env = Env::new();
-    drop(env.open());
-    let mut looper = KillOnDrop(
-        env.cli(
-            "call",
-            &[
-                "--plugin",
-                HOSTILE,
-                "--txn-deadline",
-                "500",
-                r#"txn-then-loop("never")"#,
-            ],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-
-    let holder = wait_for_holder(&env, Duration::from_secs(30));
-    assert!(
-        holder.contains(&format!("pid:{}", looper.0.id())),
-        "{holder}"
-    );
-    assert!(
-        holder.contains("plugin:records_fixture_hostile"),
-        "{holder}"
-    );
-    assert!(holder.contains("txn:open until:"), "{holder}");
-
-    let output = env.call(&["--lock-timeout", "10000", r#"create-record("after", 1)"#]);
-    assert_exit(&output, 0);
-    assert!(
-        looper.0.try_wait().unwrap().is_none(),
-        "the plugin is still looping"
-    );
-    let names = env.names();
-    assert_eq!(names, ["after"]);
-}
-
-#[test]
-fn a_transaction_used_after_its_deadline_errors_and_writes_nothing() {
-    let env = Env::new();
-    let output = env.call(&[
-        "--plugin",
-        HOSTILE,
-        "--txn-deadline",
-        "100",
-        "txn-then-sleep(400)",
-    ]);
-    assert_exit(&output, 1);
-    assert_eq!(
-        stdout(&output),
-        r#"err(invalid("the write transaction passed its 100 ms deadline and was rolled back"))"#
-    );
-    assert!(lock_is_free(&env));
-    assert_eq!(env.open().count().unwrap(), 0);
-}
-
-#[test]
-fn nested_begin_and_single_writes_in_a_transaction_error_instead_of_deadlocking() {
-    let env = Env::new();
-    for call in ["nested-begin()", "insert-during-txn()"] {
-        // A generous lock timeout: if the host waited for its own lock, this
-        // would take 60 s and then fail with lock-timeout, not invalid.
-        let output = env.call(&["--plugin", HOSTILE, "--lock-timeout", "60000", call]);
-        assert_exit(&output, 1);
-        assert!(
-            stdout(&output).starts_with("err(invalid(\"a write transaction is already open"),
-            "{call}: {}",
-            stdout(&output)
-        );
+        seen.sort_unstable();
+        let total = (PROCESSES * ROUNDS) as i64;
+        assert_eq!(seen, (1..=total).collect::<Vec<_>>());
+        assert_eq!(env.open().get(1).unwrap().unwrap().value, total);
+        env.assert_intact();
     }
-    assert!(lock_is_free(&env));
-    assert_eq!(env.open().count().unwrap(), 0);
+}
+
+on_both! {
+    /// 8 processes make random transfers between 10 records: the sum never changes
+    /// and no value goes negative; transfers that would overdraw are refused.
+    fn eight_processes_transferring_at_random_keep_the_sum_and_no_value_negative(env) {
+        const PROCESSES: usize = 8;
+        const TRANSFERS: usize = 40;
+        const RECORDS: i64 = 10;
+        const START: i64 = 50;
+        env.open()
+            .write(|w| (0..RECORDS).try_for_each(|i| w.insert(&format!("account{i}"), START).map(drop)))
+            .unwrap();
+        assert_exit(&env.call(&["get-all-records()"]), 0); // warm the plugin cache
+
+        let outcomes = fan_out(PROCESSES, TRANSFERS, |p, i| {
+            let mut rng = Lcg((p * 7919 + i) as u64 + 1);
+            let source = rng.below(RECORDS as u64) as i64 + 1;
+            let target = (source + rng.below(RECORDS as u64 - 1) as i64) % RECORDS + 1;
+            let amount = rng.below(40) as i64;
+            let output = env.call(&[&format!("transfer({source}, {target}, {amount})")]);
+            if output.status.code() == Some(1) {
+                let out = stdout(&output);
+                assert!(
+                    out.starts_with("err(invalid("),
+                    "only overdrafts fail: {out}"
+                );
+            } else {
+                assert_exit(&output, 0);
+            }
+            output.status.code()
+        });
+
+        assert!(
+            outcomes.iter().filter(|c| **c == Some(0)).count() > outcomes.len() / 4,
+            "most transfers went through"
+        );
+        let values: Vec<i64> = env
+            .open()
+            .scan(None, 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.value)
+            .collect();
+        assert_eq!(values.len(), RECORDS as usize);
+        assert_eq!(values.iter().sum::<i64>(), RECORDS * START, "{values:?}");
+        assert!(values.iter().all(|v| *v >= 0), "{values:?}");
+        env.assert_intact();
+    }
+}
+
+on_both! {
+    fn a_trap_inside_a_transaction_rolls_back_and_frees_the_lock_before_the_call_returns(env) {
+        env.open().write(|w| w.insert("earlier", 1)).unwrap();
+        let mut instance = hostile().instantiate(env.open()).unwrap();
+        let err = instance.call(r#"txn-then-trap("doomed")"#).unwrap_err();
+        assert!(
+            matches!(&err, Error::Trap(msg) if msg.contains("unreachable")),
+            "{err}"
+        );
+        assert_eq!(instance.database().lock_status().unwrap(), LockStatus::Free);
+        assert_eq!(
+            instance.database().count().unwrap(),
+            1,
+            "the doomed insert is gone"
+        );
+        let err = instance.call(r#"insert-many("t", 50, true)"#).unwrap_err();
+        assert!(matches!(err, Error::Trap(_)), "{err}");
+        drop(instance);
+
+        // The same through the CLI: one line, exit 1, lock free, nothing written.
+        let output = env.call(&["--plugin", HOSTILE, r#"insert-many("t", 50, true)"#]);
+        assert_exit(&output, 1);
+        let report = host_stderr(&output);
+        assert!(
+            report.starts_with("records-host: plugin trapped: "),
+            "{report}"
+        );
+        assert_eq!(report.lines().count(), 1, "{report}");
+        assert!(
+            stderr(&output).contains("[records_fixture_hostile] "),
+            "the plugin's panic message is forwarded, prefixed"
+        );
+        assert!(lock_is_free(&env));
+        let names = env.names();
+        assert_eq!(names, ["earlier"]);
+    }
+}
+
+on_both! {
+    fn a_committed_multi_insert_is_all_there(env) {
+        assert_exit(
+            &env.call(&["--plugin", HOSTILE, r#"insert-many("m", 50, false)"#]),
+            0,
+        );
+        assert_eq!(env.open().count().unwrap(), 50);
+    }
+}
+
+on_both! {
+    fn a_dropped_transaction_rolls_back_and_frees_the_lock(env) {
+        let mut instance = hostile().instantiate(env.open()).unwrap();
+        let results = instance.call(r#"txn-then-drop("dropped")"#).unwrap();
+        assert_eq!(records_host::wave_call::to_wave(&results).unwrap(), "ok");
+        assert_eq!(instance.database().lock_status().unwrap(), LockStatus::Free);
+        assert_eq!(instance.database().count().unwrap(), 0);
+    }
+}
+
+on_both! {
+    /// A plugin that opens a transaction and loops forever keeps the lock only until
+    /// the deadline: another process's writer then succeeds while the plugin is still
+    /// looping, and the plugin's uncommitted insert is gone. The holder info names the
+    /// plugin and says it is a transaction.
+    fn a_looping_transaction_loses_the_lock_at_its_deadline(env) {
+        drop(env.open());
+        let mut looper = KillOnDrop(
+            env.cli(
+                "call",
+                &[
+                    "--plugin",
+                    HOSTILE,
+                    "--txn-deadline",
+                    "500",
+                    r#"txn-then-loop("never")"#,
+                ],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        );
+
+        let holder = wait_for_holder(&env, Duration::from_secs(30));
+        assert!(
+            holder.contains(&format!("pid:{}", looper.0.id())),
+            "{holder}"
+        );
+        assert!(
+            holder.contains("plugin:records_fixture_hostile"),
+            "{holder}"
+        );
+        if !env.is_postgres() {
+            // The SQLite holder record says until when (PostgreSQL shows the time held).
+            assert!(holder.contains("txn:open until:"), "{holder}");
+        }
+
+        let output = env.call(&["--lock-timeout", "10000", r#"create-record("after", 1)"#]);
+        assert_exit(&output, 0);
+        assert!(
+            looper.0.try_wait().unwrap().is_none(),
+            "the plugin is still looping"
+        );
+        let names = env.names();
+        assert_eq!(names, ["after"]);
+    }
+}
+
+on_both! {
+    fn a_transaction_used_after_its_deadline_errors_and_writes_nothing(env) {
+        let output = env.call(&[
+            "--plugin",
+            HOSTILE,
+            "--txn-deadline",
+            "100",
+            "txn-then-sleep(400)",
+        ]);
+        assert_exit(&output, 1);
+        assert_eq!(
+            stdout(&output),
+            r#"err(invalid("the write transaction passed its 100 ms deadline and was rolled back"))"#
+        );
+        assert!(lock_is_free(&env));
+        assert_eq!(env.open().count().unwrap(), 0);
+    }
+}
+
+on_both! {
+    fn nested_begin_and_single_writes_in_a_transaction_error_instead_of_deadlocking(env) {
+        for call in ["nested-begin()", "insert-during-txn()"] {
+            // A generous lock timeout: if the host waited for its own lock, this
+            // would take 60 s and then fail with lock-timeout, not invalid.
+            let output = env.call(&["--plugin", HOSTILE, "--lock-timeout", "60000", call]);
+            assert_exit(&output, 1);
+            assert!(
+                stdout(&output).starts_with("err(invalid(\"a write transaction is already open"),
+                "{call}: {}",
+                stdout(&output)
+            );
+        }
+        assert!(lock_is_free(&env));
+        assert_eq!(env.open().count().unwrap(), 0);
+    }
 }
 
 #[test]

@@ -1,43 +1,14 @@
 //! The arguments the commands share: which database, its lock, the limits and
 //! how plugins are compiled.
 
-use std::cell::OnceCell;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use records_host::{Database, DatabaseOptions, Limits, Runtime, TenantName, WriteLock};
+use records_host::store::lock_metrics_at;
+use records_host::{Database, DatabaseOptions, Limits, Runtime};
 
-/// Which database: one file (`--db`), or a tenant's (`--tenant`).
-#[derive(Debug, Args)]
-pub(crate) struct Target {
-    /// The SQLite database (created, with its directories, when missing).
-    #[arg(
-        long,
-        value_name = "PATH",
-        default_value = "data/app.db",
-        conflicts_with = "tenant"
-    )]
-    pub(crate) db: PathBuf,
-
-    /// Use this tenant's database, <DATA_DIR>/tenants/<NAME>/records.db
-    /// (NAME: [a-z0-9][a-z0-9_-]{0,62}).
-    #[arg(long, value_name = "NAME")]
-    pub(crate) tenant: Option<TenantName>,
-
-    /// Where tenant databases live.
-    #[arg(long, value_name = "DIR", default_value = "data", requires = "tenant")]
-    data_dir: PathBuf,
-}
-
-impl Target {
-    pub(crate) fn path(&self) -> PathBuf {
-        match &self.tenant {
-            Some(tenant) => tenant.database_path(&self.data_dir),
-            None => self.db.clone(),
-        }
-    }
-}
+use super::target::Target;
 
 /// What a plugin call may consume.
 #[derive(Debug, Args)]
@@ -95,10 +66,6 @@ pub(crate) struct DbArgs {
     /// contended ones, timeouts, total and longest wait).
     #[arg(long)]
     lock_stats: bool,
-
-    /// The write lock of the database opened, for `--lock-stats`.
-    #[arg(skip)]
-    opened_lock: OnceCell<WriteLock>,
 }
 
 impl DbArgs {
@@ -108,12 +75,11 @@ impl DbArgs {
             txn_deadline: Duration::from_millis(self.txn_deadline),
             ..DatabaseOptions::default()
         };
-        let db = Database::open_with(self.target.path(), options)?;
-        let _ = self.opened_lock.set(db.write_lock().clone());
-        Ok(db)
+        Ok(Database::open_with(self.target.location()?, options)?)
     }
 
-    /// Runs `command`, then prints the lock metrics when `--lock-stats` asks.
+    /// Runs `command`, then prints this process's metrics of the database's lock
+    /// when `--lock-stats` asks.
     pub(crate) fn with_lock_stats(
         &self,
         command: impl FnOnce() -> anyhow::Result<u8>,
@@ -121,9 +87,9 @@ impl DbArgs {
         let result = command();
         if self.lock_stats {
             let metrics = self
-                .opened_lock
-                .get()
-                .map(WriteLock::metrics)
+                .target
+                .location()
+                .map(|location| lock_metrics_at(&location))
                 .unwrap_or_default();
             eprintln!("lock: {metrics}");
         }

@@ -24,7 +24,7 @@ impl Demo {
     fn run(&self) -> anyhow::Result<u8> {
         let plugin = self.compile.runtime()?.load_reference()?;
         let mut instance = instantiate(&plugin, &self.db)?;
-        println!("database: {}", instance.database().path().display());
+        println!("database: {}", instance.database().location());
         match instance.create_record("test", 42) {
             Ok(id) => {
                 println!("created record {id}");

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use records_host::LockStatus;
-use records_host::db::write_lock_of;
-use records_host::lock::LockError;
+use records_host::store::{lock_status_at, probe_lock};
+use records_host::{Error, LockStatus, RecordError};
 
-use super::args::Target;
 use super::exit;
+use super::target::Target;
 
 /// Say whether the write lock is free or held, and by whom.
 #[derive(Debug, Args)]
@@ -25,28 +23,22 @@ pub(crate) struct LockStatusCmd {
 
 impl LockStatusCmd {
     pub(crate) fn execute(&self) -> anyhow::Result<u8> {
-        let db = self.target.path();
-        let lock = write_lock_of(&db, Duration::ZERO);
-        let status = lock
-            .status()
-            .with_context(|| format!("reading the lock status of {}", db.display()))?;
-        match status {
+        let location = self.target.location()?;
+        match lock_status_at(&location)? {
             LockStatus::Free => println!("free"),
             LockStatus::Held { holder } => println!("held\n  holder: {holder}"),
         }
         let Some(ms) = self.probe else {
             return Ok(exit::OK);
         };
-        let probe = write_lock_of(&db, Duration::from_millis(ms));
-        match probe.acquire("probe:lock-status") {
-            Ok(guard) => drop(guard),
-            Err(LockError::Timeout(timeout)) => {
+        match probe_lock(&location, Duration::from_millis(ms)) {
+            Ok(metrics) => println!("probe: {metrics}"),
+            Err(Error::Record(RecordError::LockTimeout(timeout))) => {
                 println!("probe: {timeout}");
                 return Ok(exit::TEMPFAIL);
             }
             Err(other) => return Err(other.into()),
         }
-        println!("probe: {}", probe.metrics());
         Ok(exit::OK)
     }
 }

@@ -9,6 +9,7 @@ mod call;
 mod demo;
 mod lock_status;
 mod run_script;
+mod target;
 
 use std::process::ExitCode;
 
@@ -87,8 +88,17 @@ impl Cli {
     }
 }
 
+/// A command line that clap accepted but that does not make sense (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
+
 /// Prints `err` on stderr and picks its exit code.
 fn report(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<UsageError>().is_some() {
+        eprintln!("records-host: {err:#}");
+        return exit::USAGE;
+    }
     match err.downcast_ref::<Error>() {
         // Opening a database can need the lock too (to create its schema).
         Some(

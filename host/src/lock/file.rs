@@ -60,7 +60,7 @@ impl LockFile {
             identity: (meta.dev(), meta.ino()),
             queue: Queue::default(),
             handoff: Handoff::open(path)?,
-            metrics: metrics_for(path),
+            metrics: metrics_for(&path.to_string_lossy()),
             last_record: LastRecord::default(),
         });
         open.retain(|_, weak| weak.strong_count() > 0);

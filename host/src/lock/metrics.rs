@@ -1,7 +1,6 @@
 //! Counters of one process's acquisitions of one lock file.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -75,13 +74,14 @@ impl Metrics {
     }
 }
 
-/// The counters of every lock file this process has used, by path. They outlive
-/// the open files (a CLI reports them after its database is closed) and cost a
-/// few dozen bytes per path, unlike keeping descriptors open.
-pub(crate) fn metrics_for(path: &Path) -> Arc<Metrics> {
-    static METRICS: OnceLock<Mutex<HashMap<PathBuf, Arc<Metrics>>>> = OnceLock::new();
+/// The counters of every lock this process has used, by a key naming it (a lock
+/// file's path, or a PostgreSQL lock's database and key). They outlive the open
+/// files and connections (a CLI reports them after its database is closed) and
+/// cost a few dozen bytes per lock.
+pub(crate) fn metrics_for(key: &str) -> Arc<Metrics> {
+    static METRICS: OnceLock<Mutex<HashMap<String, Arc<Metrics>>>> = OnceLock::new();
     locked(METRICS.get_or_init(Default::default))
-        .entry(path.to_path_buf())
+        .entry(key.to_string())
         .or_default()
         .clone()
 }

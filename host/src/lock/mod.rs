@@ -47,11 +47,11 @@ use fs4::FileExt;
 
 pub use self::error::{LockError, LockTimeout};
 pub use self::metrics::LockMetrics;
+pub(crate) use self::metrics::{Metrics, metrics_for};
 
 use self::backoff::Backoff;
 use self::file::LockFile;
 use self::handoff::{Handoff, STALE, Ticket};
-use self::metrics::metrics_for;
 use self::open::{Access, io_error, open_checked};
 use crate::util::locked;
 
@@ -182,7 +182,7 @@ impl WriteLock {
     /// Counters of this process's acquisitions of this lock file, for every
     /// `WriteLock` of the same path in the process.
     pub fn metrics(&self) -> LockMetrics {
-        metrics_for(&self.path).snapshot()
+        metrics_for(&self.path.to_string_lossy()).snapshot()
     }
 
     /// Whether the lock is held right now, and by whom. A free lock is taken and

@@ -13,10 +13,10 @@ use wasmtime::component::{Instance, InstancePre, Val};
 use super::call;
 use crate::bindings::exports::records::plugin::{counters, records};
 use crate::bindings::records::plugin::types;
-use crate::db::Database;
 use crate::error::{Error, RecordId, one_line};
 use crate::host::HostState;
 use crate::record::Record;
+use crate::store::Database;
 use crate::wave_call;
 
 /// A live plugin instance: its own wasm state and its database.

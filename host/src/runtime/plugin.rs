@@ -9,10 +9,10 @@ use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
 use super::call;
 use super::instance::PluginInstance;
-use crate::db::Database;
 use crate::error::{Error, one_line};
 use crate::host::{HostState, Stdio};
 use crate::limits::Limits;
+use crate::store::Database;
 use crate::tenant::TenantName;
 
 /// A compiled, linked plugin, ready to instantiate. Cheap to clone, `Send` and
@@ -137,7 +137,7 @@ impl Plugin {
         if let Some(tenant) = tenant {
             holder.push_str(&format!(" tenant:{tenant}"));
         }
-        db.set_holder_label(holder);
+        db.set_holder_label(holder)?;
         db.set_max_size(self.limits.max_db_size)?;
         Ok(db)
     }

@@ -1,8 +1,8 @@
 //! Unit tests of write transactions: commit, rollback, deadlines, the reaper.
 
-use crate::db::{Database, DatabaseOptions};
 use crate::error::RecordError;
 use crate::lock::LockStatus;
+use crate::store::{Database, DatabaseOptions};
 use std::time::Duration;
 
 fn open(dir: &tempfile::TempDir, deadline_ms: u64) -> Database {
@@ -35,7 +35,7 @@ fn commit_makes_every_write_visible_at_once() {
     );
     txn.commit().unwrap();
     assert_eq!(other.count().unwrap(), 2);
-    assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    assert_eq!(db.lock_status().unwrap(), LockStatus::Free);
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn explicit_rollback_discards_and_releases() {
     txn.insert("gone", 1).unwrap();
     txn.rollback().unwrap();
     assert_eq!(db.count().unwrap(), 0);
-    assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    assert_eq!(db.lock_status().unwrap(), LockStatus::Free);
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn the_holder_info_says_it_is_a_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir, 10_000);
     let _txn = db.begin_write().unwrap();
-    let LockStatus::Held { holder } = db.write_lock().status().unwrap() else {
+    let LockStatus::Held { holder } = db.lock_status().unwrap() else {
         panic!("expected held");
     };
     assert!(holder.contains("test:txn txn:open until:"), "{holder}");
@@ -103,7 +103,7 @@ fn unrepresentable_deadlines_and_timeouts_do_not_panic() {
     let db = Database::open_with(dir.path().join("app.db"), options).unwrap();
     let txn = db.begin_write().unwrap();
     assert_eq!(txn.deadline(), None, "too far to represent: no deadline");
-    let LockStatus::Held { holder } = db.write_lock().status().unwrap() else {
+    let LockStatus::Held { holder } = db.lock_status().unwrap() else {
         panic!("expected held");
     };
     assert!(holder.ends_with("txn:open until:never"), "{holder}");

@@ -20,8 +20,7 @@ use crate::lock::WriteLock;
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RHDB");
 
 /// Schema migrations; `PRAGMA user_version` is the number applied so far.
-const MIGRATIONS: &[&str] =
-    &["CREATE TABLE records (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value INTEGER NOT NULL)"];
+const MIGRATIONS: &[&str] = &[super::sql::CREATE_TABLE];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -1,28 +1,26 @@
-//! Write transactions: the write lock plus an `IMMEDIATE` SQLite transaction, and the
-//! only place where writes exist.
+//! Write transactions, on either backend: the write lock held for several writes
+//! that commit together or not at all.
 //!
-//! A [`WriteTxn`] owns what it needs (a handle on the connection and the lock
-//! guard), so it can outlive the call that opened it: a plugin holds one as a
+//! A [`WriteTxn`] owns what it needs (the backend's open transaction, which holds
+//! the lock), so it can outlive the call that opened it: a plugin holds one as a
 //! `write-txn` resource across several host calls, and an embedder can keep one in
-//! a struct. However it ends, what was not committed is rolled back and then the
-//! lock is released: [`commit`](WriteTxn::commit); [`rollback`](WriteTxn::rollback)
-//! or drop (including an instance being dropped); an abort when its plugin traps or
-//! exits (before the call returns); or its deadline passing, enforced by a
-//! background reaper thread even while the holder is busy elsewhere. After an abort
-//! or the deadline, every use errors.
+//! a struct. However it ends, what was not committed is rolled back and the lock is
+//! released: [`commit`](WriteTxn::commit); [`rollback`](WriteTxn::rollback) or
+//! drop (including an instance being dropped); an abort when its plugin traps or is
+//! stopped (before the call returns); or its deadline passing, enforced by a
+//! background reaper thread even while the holder is busy elsewhere (and, on
+//! PostgreSQL, by the server too). After an abort or the deadline, every use errors.
 
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
-
+use super::{Writer, postgres, sqlite};
 use crate::error::{RecordError, RecordId};
-use crate::lock::WriteGuard;
 use crate::reaper::{self, Expire, Watched};
-use crate::record::{Record, record_from_row};
+use crate::record::Record;
 use crate::util::locked;
 
-/// An open write transaction, holding the cross-process write lock.
+/// An open write transaction, holding the write lock.
 ///
 /// Reads through it see its own uncommitted writes. Dropping it without
 /// [`commit`](Self::commit) rolls back and releases the lock.
@@ -35,7 +33,6 @@ pub struct WriteTxn {
 /// The part of a transaction the reaper can reach.
 #[derive(Debug)]
 pub(crate) struct TxnShared {
-    conn: Arc<Mutex<Connection>>,
     state: Mutex<State>,
     /// When the transaction is rolled back if still open (and the configured
     /// limit, for messages); `None` for [`Database::write`](crate::Database::write)
@@ -45,10 +42,42 @@ pub(crate) struct TxnShared {
     watched: Mutex<Option<Watched>>,
 }
 
+/// A backend's open transaction, holding its lock.
+#[derive(Debug)]
+pub(crate) enum Open {
+    Sqlite(sqlite::Txn),
+    Postgres(postgres::Txn),
+}
+
+impl Open {
+    fn with_writer<T>(
+        &self,
+        op: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        match self {
+            Self::Sqlite(txn) => txn.with_writer(|w| op(&mut Writer::Sqlite(w))),
+            Self::Postgres(txn) => txn.with_writer(|w| op(&mut Writer::Postgres(w))),
+        }
+    }
+
+    fn commit(self) -> Result<(), RecordError> {
+        match self {
+            Self::Sqlite(txn) => txn.commit(),
+            Self::Postgres(txn) => txn.commit(),
+        }
+    }
+
+    fn rollback(self) {
+        match self {
+            Self::Sqlite(txn) => txn.rollback(),
+            Self::Postgres(txn) => txn.rollback(),
+        }
+    }
+}
+
 #[derive(Debug)]
 enum State {
-    /// Open: SQLite is inside `BEGIN IMMEDIATE` and we hold the lock.
-    Open(WriteGuard),
+    Open(Open),
     /// Rolled back by the reaper (or an abort) before its holder finished it.
     Expired(&'static str),
     /// Committed or rolled back by its holder.
@@ -64,16 +93,11 @@ enum End {
 }
 
 impl WriteTxn {
-    /// Wraps a transaction that the caller has just begun on `conn` while holding
-    /// `guard`, and has the reaper watch its deadline.
-    pub(crate) fn begun(
-        conn: Arc<Mutex<Connection>>,
-        guard: WriteGuard,
-        deadline: Option<(Instant, Duration)>,
-    ) -> Self {
+    /// Wraps a transaction the backend has just begun, and has the reaper watch
+    /// its deadline.
+    pub(crate) fn begun(open: Open, deadline: Option<(Instant, Duration)>) -> Self {
         let shared = Arc::new(TxnShared {
-            conn,
-            state: Mutex::new(State::Open(guard)),
+            state: Mutex::new(State::Open(open)),
             deadline,
             watched: Mutex::new(None),
         });
@@ -96,15 +120,10 @@ impl WriteTxn {
     /// The record with this id as this transaction sees it (its own writes included).
     ///
     /// # Errors
-    /// [`RecordError::Storage`] when SQLite fails; [`RecordError::Invalid`] when the
-    /// transaction passed its deadline and was rolled back.
+    /// [`RecordError::Storage`] when the store fails; [`RecordError::Invalid`] when
+    /// the transaction passed its deadline and was rolled back.
     pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        self.with_conn(|conn, _| {
-            Ok(conn
-                .prepare_cached("SELECT id, name, value FROM records WHERE id = ?1")?
-                .query_row(params![id], record_from_row)
-                .optional()?)
-        })
+        self.with_writer(|w| w.get(id))
     }
 
     /// Stores a new record and returns its id.
@@ -112,7 +131,7 @@ impl WriteTxn {
     /// # Errors
     /// As [`get`](Self::get).
     pub fn insert(&self, name: &str, value: i64) -> Result<RecordId, RecordError> {
-        self.with_conn(|conn, held| insert(conn, held, name, value))
+        self.with_writer(|w| w.insert(name, value))
     }
 
     /// Sets the value of record `id`.
@@ -121,7 +140,7 @@ impl WriteTxn {
     /// [`RecordError::NotFound`] when no record has this id; otherwise as
     /// [`get`](Self::get).
     pub fn update(&self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        self.with_conn(|conn, held| update(conn, held, id, value))
+        self.with_writer(|w| w.update(id, value))
     }
 
     /// Removes record `id`.
@@ -129,15 +148,15 @@ impl WriteTxn {
     /// # Errors
     /// As [`update`](Self::update).
     pub fn delete(&self, id: RecordId) -> Result<(), RecordError> {
-        self.with_conn(|conn, held| delete(conn, held, id))
+        self.with_writer(|w| w.delete(id))
     }
 
     /// Commits, then releases the lock.
     ///
     /// # Errors
-    /// [`RecordError::Storage`] when SQLite cannot commit (the transaction is rolled
-    /// back); [`RecordError::Invalid`] when it had passed its deadline and was
-    /// already rolled back. The lock is released either way.
+    /// [`RecordError::Storage`] when the store cannot commit (the transaction is
+    /// rolled back); [`RecordError::Invalid`] when it had passed its deadline and
+    /// was already rolled back. The lock is released either way.
     pub fn commit(self) -> Result<(), RecordError> {
         self.shared.end(End::Commit)
     }
@@ -152,9 +171,9 @@ impl WriteTxn {
         self.shared.end(End::Rollback)
     }
 
-    fn with_conn<T>(
+    fn with_writer<T>(
         &self,
-        op: impl FnOnce(&Connection, &WriteGuard) -> Result<T, RecordError>,
+        op: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
         let state = locked(&self.shared.state);
         match &*state {
@@ -163,7 +182,7 @@ impl WriteTxn {
                 self.shared.expire();
                 Err(self.shared.expired_error("deadline"))
             }
-            State::Open(guard) => op(&locked(&self.shared.conn), guard),
+            State::Open(open) => open.with_writer(op),
             State::Expired(why) => Err(self.shared.expired_error(why)),
             State::Finished => Err(RecordError::Invalid(
                 "the write transaction has already ended".into(),
@@ -196,7 +215,7 @@ impl Expire for TxnShared {
 
 impl TxnShared {
     /// Rolls the transaction back and releases the lock if it is still open, because
-    /// its plugin trapped or exited.
+    /// its plugin trapped or was stopped.
     pub(crate) fn abort(&self) {
         if self.end(End::Expire("abort")).is_ok() {
             tracing::warn!("write transaction of a failed plugin call rolled back, lock released");
@@ -217,16 +236,16 @@ impl TxnShared {
         })
     }
 
-    /// Ends an open transaction: SQL first, then the lock (the guard is dropped
-    /// last). `Err` when it was not open.
+    /// Ends an open transaction: the backend commits or rolls back, and the lock
+    /// goes with it. `Err` when it was not open.
     fn end(&self, end: End) -> Result<(), RecordError> {
         let mut state = locked(&self.state);
         let next = match end {
             End::Expire(why) => State::Expired(why),
             End::Commit | End::Rollback => State::Finished,
         };
-        let guard = match std::mem::replace(&mut *state, next) {
-            State::Open(guard) => guard,
+        let open = match std::mem::replace(&mut *state, next) {
+            State::Open(open) => open,
             State::Expired(why) => {
                 *state = State::Expired(why);
                 return Err(self.expired_error(why));
@@ -237,77 +256,20 @@ impl TxnShared {
                 ));
             }
         };
-        let conn = locked(&self.conn);
-        let result = if end == End::Commit && !self.past_deadline() {
-            conn.prepare_cached("COMMIT")
-                .and_then(|mut commit| commit.execute([]))
-                .map(drop)
-                .map_err(RecordError::from)
-        } else if end == End::Commit {
-            *state = State::Expired("deadline");
-            Err(self.expired_error("deadline"))
-        } else {
-            Ok(())
-        };
-        if !conn.is_autocommit() {
-            // Not committed (rollback, expiry, or a failed COMMIT): undo it all.
-            if let Err(e) = conn
-                .prepare_cached("ROLLBACK")
-                .and_then(|mut rollback| rollback.execute([]))
-            {
-                tracing::error!(error = %e, "rollback failed");
+        let result = match end {
+            End::Commit if !self.past_deadline() => open.commit(),
+            End::Commit => {
+                open.rollback();
+                *state = State::Expired("deadline");
+                Err(self.expired_error("deadline"))
             }
-        }
-        drop(conn);
-        drop(guard);
+            End::Rollback | End::Expire(_) => {
+                open.rollback();
+                Ok(())
+            }
+        };
+        drop(state);
         locked(&self.watched).take();
         result
     }
 }
-
-/// The write statements. Each takes the lock guard as proof that the caller holds
-/// the write lock: there is no way to call one without it.
-pub(crate) fn insert(
-    conn: &Connection,
-    _held: &WriteGuard,
-    name: &str,
-    value: i64,
-) -> Result<RecordId, RecordError> {
-    conn.prepare_cached("INSERT INTO records (name, value) VALUES (?1, ?2)")?
-        .execute(params![name, value])?;
-    Ok(conn.last_insert_rowid())
-}
-
-pub(crate) fn update(
-    conn: &Connection,
-    _held: &WriteGuard,
-    id: RecordId,
-    value: i64,
-) -> Result<(), RecordError> {
-    let changed = conn
-        .prepare_cached("UPDATE records SET value = ?2 WHERE id = ?1")?
-        .execute(params![id, value])?;
-    found(changed, id)
-}
-
-pub(crate) fn delete(
-    conn: &Connection,
-    _held: &WriteGuard,
-    id: RecordId,
-) -> Result<(), RecordError> {
-    let changed = conn
-        .prepare_cached("DELETE FROM records WHERE id = ?1")?
-        .execute(params![id])?;
-    found(changed, id)
-}
-
-fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
-    if changed == 0 {
-        Err(RecordError::NotFound(id))
-    } else {
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests;

@@ -2,15 +2,20 @@
 //! the databases it refuses to touch.
 
 use super::*;
+use crate::error::Error;
 use crate::lock::LockStatus;
 use crate::record::Record;
+use crate::store::{Backend, Database, DatabaseOptions};
 
 fn open(dir: &tempfile::TempDir) -> Database {
     Database::open(dir.path().join("app.db")).unwrap()
 }
 
 fn pragma<T: rusqlite::types::FromSql>(db: &Database, name: &str) -> T {
-    locked(&db.conn)
+    let Backend::Sqlite(store) = &db.backend else {
+        panic!("a SQLite database");
+    };
+    locked(&store.conn)
         .pragma_query_value(None, name, |row| row.get(0))
         .unwrap()
 }
@@ -24,7 +29,7 @@ fn a_new_database_is_wal_with_the_pragmas_and_current_schema() {
     assert_eq!(pragma::<i64>(&db, "busy_timeout"), 500);
     assert_eq!(pragma::<u32>(&db, "user_version"), SCHEMA_VERSION);
     assert_eq!(db.count().unwrap(), 0);
-    assert_eq!(db.write_lock().path(), dir.path().join("db.lock"));
+    assert_eq!(db.write_lock().unwrap().path(), dir.path().join("db.lock"));
 }
 
 #[test]
@@ -80,10 +85,7 @@ fn a_write_holds_the_lock_until_commit_or_rollback() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir);
     let txn = db.begin_write().unwrap();
-    assert!(matches!(
-        db.write_lock().status().unwrap(),
-        LockStatus::Held { .. }
-    ));
+    assert!(matches!(db.lock_status().unwrap(), LockStatus::Held { .. }));
     txn.insert("x", 1).unwrap();
     assert_eq!(
         txn.get(1).unwrap().map(|r| r.value),
@@ -91,7 +93,7 @@ fn a_write_holds_the_lock_until_commit_or_rollback() {
         "sees its own write"
     );
     drop(txn);
-    assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    assert_eq!(db.lock_status().unwrap(), LockStatus::Free);
     assert_eq!(
         db.count().unwrap(),
         0,
@@ -101,7 +103,7 @@ fn a_write_holds_the_lock_until_commit_or_rollback() {
     let txn = db.begin_write().unwrap();
     txn.insert("y", 2).unwrap();
     txn.commit().unwrap();
-    assert_eq!(db.write_lock().status().unwrap(), LockStatus::Free);
+    assert_eq!(db.lock_status().unwrap(), LockStatus::Free);
     assert_eq!(db.count().unwrap(), 1);
 }
 
@@ -255,7 +257,10 @@ fn a_symlinked_database_is_written_under_its_real_lock() {
     };
     let linked = Database::open_with(links.join("app.db"), options).unwrap();
     assert_eq!(linked.path(), target.path());
-    assert_eq!(linked.write_lock().path(), target.write_lock().path());
+    assert_eq!(
+        linked.write_lock().unwrap().path(),
+        target.write_lock().unwrap().path()
+    );
     let held = target.begin_write().unwrap();
     assert!(matches!(
         linked.insert("through the link", 1),

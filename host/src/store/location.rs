@@ -1,0 +1,289 @@
+//! Where a record database is: a SQLite file, or a schema in a PostgreSQL
+//! database; and where a tenant's database is.
+//!
+//! A location is written the way the CLI's `--db` takes it: a `postgres://` or
+//! `postgresql://` URL names PostgreSQL, anything else is a file path. A URL's
+//! password is never shown: `Display` writes it as `***`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::tenant::TenantName;
+
+/// The schema of a PostgreSQL location without a tenant.
+pub const DEFAULT_SCHEMA: &str = "records_host";
+
+/// Where a record database is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file; its write lock is `db.lock` beside it.
+    File(PathBuf),
+    /// A schema in a PostgreSQL database.
+    Postgres(PgLocation),
+}
+
+/// A schema in the PostgreSQL database a URL names.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgLocation {
+    url: String,
+    schema: String,
+}
+
+impl Location {
+    /// Reads `text` as `--db` does: a `postgres://` or `postgresql://` URL, or a path.
+    pub fn parse(text: &str) -> Self {
+        if is_postgres_url(text) {
+            Self::Postgres(PgLocation {
+                url: text.to_string(),
+                schema: DEFAULT_SCHEMA.to_string(),
+            })
+        } else {
+            Self::File(PathBuf::from(text))
+        }
+    }
+
+    /// The file, for a SQLite location.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::File(path) => Some(path),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
+impl PgLocation {
+    /// The URL, password included (to connect with; never to show).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema the records are in.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted_url(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// The same database, `tenant`'s schema.
+    pub fn for_tenant(&self, tenant: &TenantName) -> Self {
+        Self {
+            url: self.url.clone(),
+            schema: tenant_schema(tenant),
+        }
+    }
+}
+
+impl From<&Path> for Location {
+    fn from(path: &Path) -> Self {
+        Self::File(path.to_path_buf())
+    }
+}
+
+impl From<PathBuf> for Location {
+    fn from(path: PathBuf) -> Self {
+        Self::File(path)
+    }
+}
+
+impl From<&PathBuf> for Location {
+    fn from(path: &PathBuf) -> Self {
+        Self::File(path.clone())
+    }
+}
+
+impl From<&str> for Location {
+    fn from(text: &str) -> Self {
+        Self::parse(text)
+    }
+}
+
+impl From<String> for Location {
+    fn from(text: String) -> Self {
+        Self::parse(&text)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => write!(
+                f,
+                "{}",
+                crate::util::escape_control(&path.display().to_string())
+            ),
+            Self::Postgres(pg) => pg.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for PgLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (schema {})", self.redacted_url(), self.schema)
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Location({self})")
+    }
+}
+
+impl fmt::Debug for PgLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PgLocation({self})")
+    }
+}
+
+/// Where every tenant's database is: a data directory (SQLite, one file per
+/// tenant under `tenants/<name>/records.db`) or a PostgreSQL database (one schema
+/// per tenant).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum TenantHome {
+    /// `<dir>/tenants/<name>/records.db`.
+    Directory(PathBuf),
+    /// The tenant's schema in this database.
+    Postgres(PgLocation),
+}
+
+impl TenantHome {
+    /// The location of `tenant`'s database.
+    pub fn location(&self, tenant: &TenantName) -> Location {
+        match self {
+            Self::Directory(dir) => Location::File(tenant.database_path(dir)),
+            Self::Postgres(pg) => Location::Postgres(pg.for_tenant(tenant)),
+        }
+    }
+}
+
+impl From<&Path> for TenantHome {
+    fn from(dir: &Path) -> Self {
+        Self::Directory(dir.to_path_buf())
+    }
+}
+
+impl From<PathBuf> for TenantHome {
+    fn from(dir: PathBuf) -> Self {
+        Self::Directory(dir)
+    }
+}
+
+impl From<&PathBuf> for TenantHome {
+    fn from(dir: &PathBuf) -> Self {
+        Self::Directory(dir.clone())
+    }
+}
+
+impl From<&str> for TenantHome {
+    fn from(text: &str) -> Self {
+        match Location::parse(text) {
+            Location::Postgres(pg) => Self::Postgres(pg),
+            Location::File(dir) => Self::Directory(dir),
+        }
+    }
+}
+
+/// Whether `text` is a PostgreSQL URL.
+pub(crate) fn is_postgres_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+/// A tenant's schema: `rh_<name>` (PostgreSQL identifiers hold at most 63 bytes;
+/// a name too long for that keeps its first 43 bytes and a hash of the rest, so
+/// schemas stay distinct).
+fn tenant_schema(tenant: &TenantName) -> String {
+    let name = tenant.as_str();
+    if name.len() <= 60 {
+        return format!("rh_{name}");
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("rh_{}_{hash}", &name[..43])
+}
+
+/// `url` with its password (in the user info, or a `password=` parameter)
+/// replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => param.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_postgres_and_everything_else_is_a_path() {
+        assert!(matches!(
+            Location::parse("postgres://u@h/db"),
+            Location::Postgres(_)
+        ));
+        assert!(matches!(
+            Location::parse("postgresql://h/db"),
+            Location::Postgres(_)
+        ));
+        for path in ["data/app.db", "file:x.db", "/abs/app.db", "postgres:/x"] {
+            assert_eq!(Location::parse(path), Location::File(path.into()), "{path}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_never_shown() {
+        let shown =
+            Location::parse("postgresql://alice:s3cr3t@db.example:5432/app?sslmode=disable")
+                .to_string();
+        assert_eq!(
+            shown,
+            "postgresql://alice:***@db.example:5432/app?sslmode=disable (schema records_host)"
+        );
+        assert!(!format!("{:?}", Location::parse("postgres://a:pw@h/d")).contains("pw"));
+        assert_eq!(redact("postgres://a@h/d"), "postgres://a@h/d");
+        assert_eq!(
+            redact("postgres://h/d?user=u&password=x&sslmode=disable"),
+            "postgres://h/d?user=u&password=***&sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn each_tenant_has_a_schema_of_its_own_that_fits_postgres() {
+        let pg = PgLocation {
+            url: "postgres://h/db".into(),
+            schema: DEFAULT_SCHEMA.into(),
+        };
+        let acme = pg.for_tenant(&TenantName::new("acme").unwrap());
+        assert_eq!(acme.schema(), "rh_acme");
+        let long_a = TenantName::new(&format!("{}a", "x".repeat(62))).unwrap();
+        let long_b = TenantName::new(&format!("{}b", "x".repeat(62))).unwrap();
+        let (a, b) = (tenant_schema(&long_a), tenant_schema(&long_b));
+        assert!(a.len() <= 63 && b.len() <= 63);
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,56 @@
+//! How PostgreSQL's errors become record errors, in one place: one line each,
+//! naming the database by its URL without the password.
+
+use postgres::error::SqlState;
+
+use crate::error::RecordError;
+use crate::store::location::PgLocation;
+use crate::util::escape_control;
+
+/// `e`, met while doing `what` at `location`, as one line.
+pub(crate) fn pg_error(location: &PgLocation, e: &postgres::Error, what: &str) -> RecordError {
+    RecordError::Storage(format!(
+        "{}: {what}: {}",
+        location.redacted_url(),
+        describe(e)
+    ))
+}
+
+/// `e`, met by a statement: the size limit and a server-ended session get their
+/// own words; anything else is a storage error.
+pub(crate) fn statement_error(location: &PgLocation, e: &postgres::Error) -> RecordError {
+    match e.code() {
+        Some(code) if *code == SqlState::DISK_FULL => RecordError::Storage(
+            "the database is full: it reached its size limit (or the disk is full)".into(),
+        ),
+        Some(code) if *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT => {
+            RecordError::Invalid(
+                "the write transaction passed its deadline: the server rolled it back and ended the session"
+                    .into(),
+            )
+        }
+        _ if e.is_closed() => pg_error(location, e, "the connection was closed"),
+        _ => pg_error(location, e, "a statement failed"),
+    }
+}
+
+/// The server's message (and detail) when there is one, else the client's.
+fn describe(e: &postgres::Error) -> String {
+    let text = match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_string(),
+        },
+        None => {
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(next) = cause {
+                text.push_str(": ");
+                text.push_str(&next.to_string());
+                cause = next.source();
+            }
+            text
+        }
+    };
+    escape_control(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+}

@@ -1,0 +1,197 @@
+//! The write lock on PostgreSQL: a transaction-scoped advisory lock per schema.
+//!
+//! Every write runs in a transaction that first takes `pg_advisory_xact_lock(key)`,
+//! so the server releases the lock when the transaction ends, however it ends: a
+//! commit, a rollback, the session's end (a killed host), or the server ending an
+//! idle transaction at its deadline (a frozen host). A writer first tries without
+//! waiting (`pg_try_advisory_xact_lock`, in the round trip that begins the
+//! transaction); only when that fails does it wait, under `SET LOCAL
+//! lock_timeout`, so an uncontended write costs no extra round trip and a zero
+//! timeout is one attempt. The key is the first 8 bytes of
+//! `SHA-256("records-host:" + database + "/" + schema)`, a `bigint`: one lock per
+//! schema, so tenants (a schema each) never wait for each other, and no other
+//! application's key is likely to be the same.
+
+use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
+use postgres::{Client, SimpleQueryMessage};
+use sha2::{Digest, Sha256};
+
+use super::sql;
+use crate::lock::{LockStatus, LockTimeout, Metrics};
+use crate::util::escape_control;
+
+/// The advisory lock key of `schema` in `database`.
+pub(crate) fn key(database: &str, schema: &str) -> i64 {
+    let digest = Sha256::digest(format!("records-host:{database}/{schema}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+}
+
+/// What taking the lock needs to know.
+pub(crate) struct Acquire<'a> {
+    pub(crate) key: i64,
+    /// The lock timeout.
+    pub(crate) timeout: Duration,
+    /// Give up here if it comes before the timeout (the plugin call's deadline).
+    pub(crate) cap: Option<Instant>,
+    /// For a write transaction: the server ends the transaction if it stays idle
+    /// this long (the host's deadline, kept even if the host freezes).
+    pub(crate) idle_deadline: Option<Duration>,
+    /// The table whose size to read once the lock is held (for the size limit),
+    /// as a quoted, schema-qualified name; read in the same round trip.
+    pub(crate) size_of: Option<&'a str>,
+    pub(crate) metrics: &'a Metrics,
+}
+
+/// Begins a transaction on `client` and takes the lock in it; returns the size of
+/// `acquire.size_of` then, when asked.
+///
+/// # Errors
+/// [`LockFailure::TimedOut`] (the transaction rolled back) when the lock was held
+/// until the deadline, naming who holds it; [`LockFailure::Statement`] otherwise
+/// (the transaction rolled back).
+pub(crate) fn begin_locked(
+    client: &mut Client,
+    acquire: &Acquire<'_>,
+) -> Result<Option<u64>, LockFailure> {
+    let start = Instant::now();
+    let deadline = start
+        .checked_add(acquire.timeout)
+        .map_or(acquire.cap, |at| {
+            Some(acquire.cap.map_or(at, |cap| cap.min(at)))
+        });
+    let idle = acquire.idle_deadline.map_or_else(String::new, |d| {
+        format!(
+            "SET LOCAL idle_in_transaction_session_timeout = {}; ",
+            d.as_millis().clamp(1, i32::MAX as u128)
+        )
+    });
+    let size = acquire.size_of.map_or_else(String::new, |table| {
+        format!(", pg_total_relation_size('{}')", table.replace('\'', "''"))
+    });
+    let first = client.simple_query(&format!(
+        "BEGIN; {idle}SELECT pg_try_advisory_xact_lock({}){size}",
+        acquire.key
+    ));
+    match first.map(|messages| last_row(&messages)) {
+        Ok(Some((got, size))) if got == "t" => {
+            acquire.metrics.record(start.elapsed(), false);
+            return Ok(size);
+        }
+        Ok(_) => {}
+        Err(e) => return Err(rollback(client, LockFailure::Statement(e))),
+    }
+    let remaining = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+    if remaining.is_some_and(|left| left.as_millis() == 0) {
+        let _ = client.batch_execute("ROLLBACK");
+        return Err(timed_out(client, acquire, start));
+    }
+    let wait = match remaining {
+        Some(left) => format!(
+            "SET LOCAL lock_timeout = {}; ",
+            left.as_millis().clamp(1, i32::MAX as u128)
+        ),
+        None => String::new(),
+    };
+    match client.simple_query(&format!(
+        "{wait}SELECT pg_advisory_xact_lock({}){size}",
+        acquire.key
+    )) {
+        Ok(messages) => {
+            acquire.metrics.record(start.elapsed(), true);
+            Ok(last_row(&messages).and_then(|(_, size)| size))
+        }
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            // The transaction is aborted; roll it back before asking who holds it.
+            let _ = client.batch_execute("ROLLBACK");
+            Err(timed_out(client, acquire, start))
+        }
+        Err(e) => Err(rollback(client, LockFailure::Statement(e))),
+    }
+}
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub(crate) enum LockFailure {
+    TimedOut(LockTimeout),
+    Statement(postgres::Error),
+}
+
+fn timed_out(client: &mut Client, acquire: &Acquire<'_>, start: Instant) -> LockFailure {
+    acquire.metrics.record_timeout();
+    LockFailure::TimedOut(LockTimeout {
+        waited: start.elapsed(),
+        holder: holder(client, acquire.key).unwrap_or_else(|_| "unknown".into()),
+    })
+}
+
+fn rollback(client: &mut Client, failure: LockFailure) -> LockFailure {
+    let _ = client.batch_execute("ROLLBACK");
+    failure
+}
+
+/// Whether the lock of `key` is held now, and by whom. Takes no lock.
+pub(crate) fn status(client: &mut Client, key: i64) -> Result<LockStatus, postgres::Error> {
+    let holders = holders(client, key)?;
+    Ok(match holders.into_iter().next() {
+        Some(holder) => LockStatus::Held { holder },
+        None => LockStatus::Free,
+    })
+}
+
+/// Who holds the lock of `key` now, in one line.
+fn holder(client: &mut Client, key: i64) -> Result<String, postgres::Error> {
+    Ok(holders(client, key)?.into_iter().next().unwrap_or_else(|| {
+        "none now (the holder released the lock while it was being looked up)".into()
+    }))
+}
+
+/// The sessions holding the lock of `key` (at most one), described as `pid:<backend
+/// pid> app:<application_name> client:<address> held:<seconds>s`; the
+/// application name of a records-host session names its host's pid and plugin.
+fn holders(client: &mut Client, key: i64) -> Result<Vec<String>, postgres::Error> {
+    // pg_locks shows a bigint key as its high and low halves.
+    let (high, low) = ((key >> 32) as u32, key as u32);
+    let rows = client.query(sql::HOLDERS, &[&high, &low])?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let pid: i32 = row.get(0);
+            let app: String = row.get(1);
+            let client_addr: String = row.get(2);
+            let held: f64 = row.get(3);
+            escape_control(&format!(
+                "pid:{pid} app:\"{app}\" client:{client_addr} held:{held:.3}s"
+            ))
+        })
+        .collect())
+}
+
+/// The last row of a simple query's results: its first value, and its second as
+/// a number when there is one.
+fn last_row(messages: &[SimpleQueryMessage]) -> Option<(String, Option<u64>)> {
+    messages.iter().rev().find_map(|message| match message {
+        SimpleQueryMessage::Row(row) => Some((
+            row.get(0).unwrap_or_default().to_string(),
+            row.try_get(1)
+                .ok()
+                .flatten()
+                .and_then(|size| size.parse().ok()),
+        )),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_differ_by_schema_and_database_and_are_stable() {
+        let a = key("app", "rh_acme");
+        assert_eq!(a, key("app", "rh_acme"));
+        assert_ne!(a, key("app", "rh_globex"));
+        assert_ne!(a, key("other", "rh_acme"));
+    }
+}

@@ -1,0 +1,281 @@
+//! The PostgreSQL backend: one schema per database location (tenants have a
+//! schema each), every write in a transaction that holds the schema's advisory
+//! lock (`lock.rs`).
+//!
+//! Reads run on the connection directly and take no lock. Writes exist only in
+//! `writer.rs`, and a [`Writer`] is made only inside a transaction that took the
+//! lock: for one statement ([`PgStore::write_one`]: begin and lock, the statement,
+//! commit) or for a write transaction ([`Txn`]). A write without the lock does not
+//! compile. Connections are named after this process and its plugin
+//! (`connection.rs`), schemas are created on first use (`schema.rs`), errors name
+//! the database without its password (`error.rs`), and the SQL text is in `sql.rs`.
+
+mod connection;
+mod error;
+mod lock;
+mod schema;
+mod sql;
+mod status;
+mod txn;
+mod writer;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub(crate) use self::connection::{Pool, pool};
+pub(crate) use self::status::{lock_status_at, metrics, probe_lock};
+pub(crate) use self::txn::Txn;
+pub(crate) use self::writer::Writer;
+
+use self::connection::{ConnHandle, PgConn, Prepared, first_contact, first_live};
+use self::error::{pg_error, statement_error};
+use self::lock::{Acquire, LockFailure, begin_locked};
+use self::sql::Text;
+use self::txn::check_no_open_transaction;
+use crate::error::{RecordError, RecordId};
+use crate::lock::{LockMetrics, LockStatus, Metrics};
+use crate::record::Record;
+use crate::store::location::PgLocation;
+use crate::util::locked;
+
+/// An open PostgreSQL store: a connection (its own, or one from a pool), the
+/// schema's statements and its lock key.
+pub(crate) struct PgStore {
+    location: PgLocation,
+    conn: Arc<Mutex<ConnHandle>>,
+    text: Text,
+    key: i64,
+    lock_timeout: Duration,
+    txn_deadline: Duration,
+    metrics: Arc<Metrics>,
+    /// The size limit (bytes of the `records` table), if any.
+    max_size: Mutex<Option<u64>>,
+    /// `"schema".records`, for the size limit.
+    table: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PgStore({})", self.location)
+    }
+}
+
+impl PgStore {
+    /// Connects (or takes a connection from `pool`), checks the schema and
+    /// creates it when it holds nothing yet.
+    ///
+    /// # Errors
+    /// One line naming the URL without its password: the server cannot be
+    /// reached, refuses the login, has no such database, has advisory locks that
+    /// do not exclude, or the schema is another application's or newer;
+    /// [`RecordError::LockTimeout`] when the lock needed to create it is held.
+    pub(crate) fn open(
+        location: &PgLocation,
+        label: &str,
+        lock_timeout: Duration,
+        txn_deadline: Duration,
+        pool: Option<&Pool>,
+    ) -> Result<Self, RecordError> {
+        let (mut conn, database) = match pool {
+            Some(pool) => first_live(pool, location, label)?,
+            None => {
+                let mut conn = ConnHandle::Owned(PgConn::connect(location, label, txn_deadline)?);
+                let database = first_contact(&mut conn, location, label)?;
+                (conn, database)
+            }
+        };
+        let key = lock::key(&database, location.schema());
+        let text = Text::for_schema(location.schema());
+        let metrics = metrics(location);
+        let acquire = Acquire {
+            key,
+            timeout: lock_timeout,
+            cap: None,
+            idle_deadline: None,
+            size_of: None,
+            metrics: &metrics,
+        };
+        schema::prepare(&mut conn.client, location, &text, &acquire)?;
+        conn.forget(location.schema());
+        let table = format!("{}.records", sql::quote(location.schema()));
+        Ok(Self {
+            location: location.clone(),
+            conn: Arc::new(Mutex::new(conn)),
+            text,
+            key,
+            lock_timeout,
+            txn_deadline,
+            metrics,
+            max_size: Mutex::new(None),
+            table,
+        })
+    }
+
+    pub(crate) fn location(&self) -> &PgLocation {
+        &self.location
+    }
+
+    /// Names the connection after `label` (the plugin it serves).
+    pub(crate) fn set_label(&self, label: &str) -> Result<(), RecordError> {
+        self.conn()?
+            .set_label(label)
+            .map_err(|e| pg_error(&self.location, &e, "cannot name the session"))
+    }
+
+    /// Caps the `records` table at `bytes`: an insert beyond it is refused with
+    /// the same error as a full SQLite database.
+    pub(crate) fn set_max_size(&self, bytes: u64) {
+        *locked(&self.max_size) = Some(bytes);
+    }
+
+    pub(crate) fn lock_status(&self) -> Result<LockStatus, RecordError> {
+        lock::status(&mut self.conn()?.client, self.key)
+            .map_err(|e| pg_error(&self.location, &e, "cannot read the lock status"))
+    }
+
+    pub(crate) fn lock_metrics(&self) -> LockMetrics {
+        self.metrics.snapshot()
+    }
+
+    pub(crate) fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
+        let (mut conn, prepared) = self.prepared()?;
+        let row = conn
+            .client
+            .query_opt(&prepared.get, &[&id])
+            .map_err(|e| statement_error(&self.location, &e))?;
+        Ok(row.map(|row| record(&row)))
+    }
+
+    pub(crate) fn scan(
+        &self,
+        after: Option<RecordId>,
+        limit: u32,
+    ) -> Result<Vec<Record>, RecordError> {
+        let (mut conn, prepared) = self.prepared()?;
+        let rows = conn
+            .client
+            .query(
+                &prepared.scan,
+                &[&after.unwrap_or(RecordId::MIN), &i64::from(limit)],
+            )
+            .map_err(|e| statement_error(&self.location, &e))?;
+        Ok(rows.iter().map(record).collect())
+    }
+
+    pub(crate) fn count(&self) -> Result<u64, RecordError> {
+        let (mut conn, prepared) = self.prepared()?;
+        let count: i64 = conn
+            .client
+            .query_one(&prepared.count, &[])
+            .map_err(|e| statement_error(&self.location, &e))?
+            .get(0);
+        Ok(count.unsigned_abs())
+    }
+
+    /// Runs `op` with a writer in a transaction of its own that first takes the
+    /// lock (giving up at the lock's timeout or at `cap`), and commits it.
+    pub(crate) fn write_one<T>(
+        &self,
+        cap: Option<Instant>,
+        op: impl FnOnce(&mut Writer<'_>) -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        let (mut conn, prepared) = self.prepared()?;
+        check_no_open_transaction(&conn)?;
+        let room = self.lock(&mut conn, cap, None)?;
+        let result = op(&mut Writer::new(
+            &mut conn.client,
+            &prepared,
+            &self.location,
+            room,
+        ));
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        match conn.client.batch_execute(end) {
+            Ok(()) => result,
+            Err(e) => Err(statement_error(&self.location, &e)),
+        }
+    }
+
+    /// Begins a write transaction that holds the lock until the [`Txn`] ends; the
+    /// server ends it, releasing the lock, if it stays idle past `deadline` (the
+    /// host frozen).
+    pub(crate) fn begin(
+        &self,
+        cap: Option<Instant>,
+        deadline: Option<Instant>,
+    ) -> Result<Txn, RecordError> {
+        let (mut conn, prepared) = self.prepared()?;
+        check_no_open_transaction(&conn)?;
+        let idle = deadline
+            .map(|at| at.saturating_duration_since(Instant::now()))
+            .or(Some(self.txn_deadline));
+        let room = self.lock(&mut conn, cap, idle)?;
+        conn.in_txn = true;
+        drop(conn);
+        Ok(Txn {
+            conn: self.conn.clone(),
+            prepared,
+            location: self.location.clone(),
+            room: Mutex::new(room),
+            deadline,
+            open: true,
+        })
+    }
+
+    fn lock(
+        &self,
+        conn: &mut ConnHandle,
+        cap: Option<Instant>,
+        idle_deadline: Option<Duration>,
+    ) -> Result<Option<(u64, u64)>, RecordError> {
+        let limit = *locked(&self.max_size);
+        let acquire = Acquire {
+            key: self.key,
+            timeout: self.lock_timeout,
+            cap,
+            idle_deadline,
+            size_of: limit.map(|_| self.table.as_str()),
+            metrics: &self.metrics,
+        };
+        match begin_locked(&mut conn.client, &acquire) {
+            Ok(size) => Ok(limit.zip(size)),
+            Err(LockFailure::TimedOut(timeout)) => Err(timeout.into()),
+            Err(LockFailure::Statement(e)) => Err(statement_error(&self.location, &e)),
+        }
+    }
+
+    /// The connection (reconnected if the server closed the one this store owns)
+    /// and this schema's statements on it.
+    fn prepared(&self) -> Result<(MutexGuard<'_, ConnHandle>, Prepared), RecordError> {
+        let mut conn = self.conn()?;
+        let prepared = conn
+            .prepared(self.location.schema(), &self.text)
+            .map_err(|e| statement_error(&self.location, &e))?;
+        Ok((conn, prepared))
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, ConnHandle>, RecordError> {
+        let mut conn = locked(&self.conn);
+        if conn.client.is_closed() {
+            match &mut *conn {
+                ConnHandle::Owned(owned) => {
+                    *owned = PgConn::connect(&self.location, "", self.txn_deadline)?;
+                }
+                ConnHandle::Pooled(_) => {
+                    return Err(RecordError::Storage(format!(
+                        "{}: the connection was closed",
+                        self.location.redacted_url()
+                    )));
+                }
+            }
+        }
+        Ok(conn)
+    }
+}
+
+fn record(row: &postgres::Row) -> Record {
+    Record {
+        id: row.get(0),
+        name: row.get(1),
+        value: row.get(2),
+    }
+}

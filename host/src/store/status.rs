@@ -1,0 +1,65 @@
+//! The write lock of a database seen from outside, without opening the database
+//! or creating anything: its status (`lock-status`), one probe of it, and this
+//! process's metrics of it.
+
+use std::time::Duration;
+
+use super::location::Location;
+use super::{postgres, sqlite};
+use crate::error::{Error, RecordError};
+use crate::lock::{LockMetrics, LockStatus};
+
+/// The status of the write lock of the database at `location`, without opening
+/// the database or creating anything: `lock-status`.
+///
+/// # Errors
+/// [`Error::OpenDatabase`] when the lock's state cannot be read (a lock file that
+/// is not a regular file, a server that cannot be reached).
+pub fn lock_status_at(location: &Location) -> Result<LockStatus, Error> {
+    let status = match location {
+        Location::File(path) => sqlite::write_lock_of(path, Duration::ZERO)
+            .status()
+            .map_err(RecordError::from),
+        Location::Postgres(pg) => postgres::lock_status_at(pg),
+    };
+    status.map_err(|source| Error::OpenDatabase {
+        location: location.clone(),
+        source,
+    })
+}
+
+/// This process's metrics of the write lock of the database at `location` (all of
+/// them, whichever `Database` took it), without opening anything.
+pub fn lock_metrics_at(location: &Location) -> LockMetrics {
+    match location {
+        Location::File(path) => sqlite::write_lock_of(path, Duration::ZERO).metrics(),
+        Location::Postgres(pg) => postgres::metrics(pg).snapshot(),
+    }
+}
+
+/// Takes and releases the write lock of the database at `location` once, waiting
+/// up to `timeout`, and returns this process's metrics of that lock: `lock-status
+/// --probe`.
+///
+/// # Errors
+/// [`RecordError::LockTimeout`] when it was held past `timeout`; otherwise as
+/// [`lock_status_at`].
+pub fn probe_lock(location: &Location, timeout: Duration) -> Result<LockMetrics, Error> {
+    let probed = match location {
+        Location::File(path) => {
+            let lock = sqlite::write_lock_of(path, timeout);
+            lock.acquire("probe:lock-status")
+                .map(drop)
+                .map(|()| lock.metrics())
+                .map_err(RecordError::from)
+        }
+        Location::Postgres(pg) => postgres::probe_lock(pg, timeout),
+    };
+    probed.map_err(|source| match source {
+        RecordError::LockTimeout(_) => Error::Record(source),
+        source => Error::OpenDatabase {
+            location: location.clone(),
+            source,
+        },
+    })
+}

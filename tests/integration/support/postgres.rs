@@ -1,0 +1,137 @@
+//! The PostgreSQL server the tests run against, and a fresh database per test.
+//!
+//! `RECORDS_HOST_TEST_POSTGRES` names a server (a URL whose user may create
+//! databases; `.ci/run` starts one and sets it). Without it, the first test that
+//! wants PostgreSQL starts a throwaway cluster with `.ci/postgres-cluster` from
+//! this machine's PostgreSQL binaries, and a watchdog process stops it when the
+//! test process exits. When neither works the PostgreSQL tests are skipped with a
+//! notice on stderr, unless `RECORDS_HOST_REQUIRE_POSTGRES` is set (CI), which
+//! makes a skip a failure.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use postgres::{Client, NoTls};
+
+/// The server's URL, as given or as started; `None` when there is none.
+fn server() -> Option<&'static str> {
+    static SERVER: OnceLock<Option<String>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| match std::env::var("RECORDS_HOST_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => start_cluster(),
+        })
+        .as_deref()
+}
+
+/// Starts a throwaway cluster (never installing anything) and a watchdog that
+/// stops it once this process is gone.
+fn start_cluster() -> Option<String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/postgres-cluster");
+    let dir = std::env::temp_dir().join(format!("records-host-test-pg-{}", std::process::id()));
+    let started = Command::new(&script)
+        .arg("start")
+        .arg(&dir)
+        .env("RECORDS_HOST_PG_NO_INSTALL", "1")
+        .stderr(Stdio::piped())
+        .output()
+        .ok()?;
+    if !started.status.success() {
+        eprintln!(
+            "note: no PostgreSQL for the tests: {}",
+            String::from_utf8_lossy(&started.stderr).trim()
+        );
+        return None;
+    }
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}'; rm -rf '{dir}'",
+        pid = std::process::id(),
+        script = script.display(),
+        dir = dir.display()
+    );
+    Command::new("sh")
+        .args(["-c", &watchdog])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(String::from_utf8_lossy(&started.stdout).trim().to_string())
+}
+
+/// A database of its own on the test server, dropped with it.
+pub struct PgDatabase {
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// A new, empty database; `None` (with a notice) when there is no server,
+    /// which fails the test under `RECORDS_HOST_REQUIRE_POSTGRES`.
+    pub fn create() -> Option<Self> {
+        let Some(server) = server() else {
+            assert!(
+                std::env::var_os("RECORDS_HOST_REQUIRE_POSTGRES").is_none(),
+                "RECORDS_HOST_REQUIRE_POSTGRES is set but no PostgreSQL server is available"
+            );
+            eprintln!("note: PostgreSQL test skipped: no server (set RECORDS_HOST_TEST_POSTGRES)");
+            return None;
+        };
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "rht_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        admin(server)
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        Some(Self {
+            url: with_database(server, &name),
+            name,
+        })
+    }
+
+    /// The database's URL (with the test server's credentials).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A plain client of the database, for looking at it from outside.
+    pub fn client(&self) -> Client {
+        Client::connect(&self.url, NoTls).expect("connect to the test database")
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Some(server) = server() {
+            let _ = admin(server).batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+fn admin(server: &str) -> Client {
+    Client::connect(server, NoTls).expect("connect to the test server")
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (before, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = before.find("://").map_or(0, |i| i + 3);
+    let base = match before[scheme_end..].find('/') {
+        Some(slash) => &before[..scheme_end + slash],
+        None => before,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
