@@ -76,6 +76,13 @@ bench *ARGS: setup
     cd host/benches/python-plugin && {{justfile_directory()}}/target/bench/venv/bin/componentize-py -d {{justfile_directory()}}/wit -w plugin componentize app -o {{justfile_directory()}}/target/bench/python-plugin.wasm
     cargo bench -p records-host --bench records -- --python-plugin {{justfile_directory()}}/target/bench/python-plugin.wasm --json {{justfile_directory()}}/target/bench/results.json {{ARGS}}
 
+# The PostgreSQL scenarios against a throwaway cluster (.ci/postgres-cluster); prints
+# the cluster's synchronous_commit and fsync with the figures.
+[group('bench')]
+bench-postgres *ARGS: setup
+    dir=$(mktemp -d); trap '.ci/postgres-cluster stop "$dir"; rm -rf "$dir"' EXIT; \
+    RECORDS_HOST_BENCH_POSTGRES=$(.ci/postgres-cluster start "$dir") cargo bench -p records-host --bench postgres -- {{ARGS}}
+
 # Everything CI checks.
 [group('test')]
 ci: lint test-postgres test-portable check-unix

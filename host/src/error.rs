@@ -52,7 +52,7 @@ pub enum Error {
     #[error("cannot open database {location}")]
     OpenDatabase {
         /// Where the database is (a PostgreSQL URL is shown without its password).
-        location: crate::store::Location,
+        location: crate::location::Location,
         /// Why.
         source: RecordError,
     },

@@ -83,6 +83,7 @@ mod host;
 mod import_error;
 pub mod json;
 pub mod limits;
+pub mod location;
 pub mod lock;
 mod output;
 pub mod plugin_host;

@@ -14,7 +14,13 @@ on_both! {
         assert_exit(&env.call(&["get-all-records()"]), 0);
 
         let ids = fan_out(PROCESSES, CREATES, |p, i| {
-            let output = env.call(&[&format!(r#"create-record("p{p}-{i}", {i})"#)]);
+            // A wide lock timeout: the claim is that nothing is lost, and a loaded
+            // machine can deschedule a holder for longer than the default 500 ms.
+            let output = env.call(&[
+                "--lock-timeout",
+                "30000",
+                &format!(r#"create-record("p{p}-{i}", {i})"#),
+            ]);
             assert_exit(&output, 0);
             parse_ok(&stdout(&output))
         });

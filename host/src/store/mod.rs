@@ -14,7 +14,6 @@
 //! backend's lock for this database is held (`sqlite/writer.rs`,
 //! `postgres/writer.rs`).
 
-pub mod location;
 mod options;
 mod postgres;
 mod sqlite;
@@ -25,11 +24,11 @@ mod writer;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use self::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};
 pub use self::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
 pub use self::status::{lock_metrics_at, lock_status_at, probe_lock};
 pub use self::txn::WriteTxn;
+pub use crate::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};
 
 pub(crate) use self::postgres::Pool;
 pub(crate) use self::txn::TxnShared;

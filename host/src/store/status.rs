@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use super::location::Location;
 use super::{postgres, sqlite};
 use crate::error::{Error, RecordError};
+use crate::location::Location;
 use crate::lock::{LockMetrics, LockStatus};
 
 /// The status of the write lock of the database at `location`, without opening

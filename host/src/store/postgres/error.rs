@@ -4,7 +4,7 @@
 use postgres::error::SqlState;
 
 use crate::error::RecordError;
-use crate::store::location::PgLocation;
+use crate::location::PgLocation;
 use crate::util::escape_control;
 
 /// `e`, met while doing `what` at `location`, as one line.

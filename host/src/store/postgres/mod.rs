@@ -33,9 +33,9 @@ use self::lock::{Acquire, LockFailure, begin_locked};
 use self::sql::Text;
 use self::txn::check_no_open_transaction;
 use crate::error::{RecordError, RecordId};
+use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics};
 use crate::record::Record;
-use crate::store::location::PgLocation;
 use crate::util::locked;
 
 /// An open PostgreSQL store: a connection (its own, or one from a pool), the

@@ -12,7 +12,7 @@ use super::error::pg_error;
 use super::lock::{Acquire, LockFailure, begin_locked};
 use super::sql::{self, SCHEMA_VERSION, Text};
 use crate::error::RecordError;
-use crate::store::location::PgLocation;
+use crate::location::PgLocation;
 
 /// What a schema holds, as far as records-host is concerned.
 enum Kind {

@@ -9,8 +9,8 @@ use super::connection::PgConn;
 use super::error::{pg_error, statement_error};
 use super::lock::{self, Acquire, LockFailure, begin_locked};
 use crate::error::RecordError;
+use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics, metrics_for};
-use crate::store::location::PgLocation;
 
 /// This process's counters of `location`'s lock.
 pub(crate) fn metrics(location: &PgLocation) -> Arc<Metrics> {

@@ -8,7 +8,7 @@ use super::Writer;
 use super::connection::{ConnHandle, Prepared};
 use super::error::statement_error;
 use crate::error::RecordError;
-use crate::store::location::PgLocation;
+use crate::location::PgLocation;
 use crate::util::locked;
 
 /// An open write transaction on a PostgreSQL store, holding the schema's lock.

@@ -1,0 +1,327 @@
+//! The PostgreSQL scenarios of BENCHMARKS.md, with the native baseline measured
+//! in the same run: creates through the reference plugin against a client of the
+//! `postgres` crate running the same protocol (a transaction per create that
+//! takes the advisory lock and inserts), 8 processes creating at once, and one
+//! transaction of 50,000 inserts.
+//!
+//! Run: `just bench-postgres` (which starts a throwaway cluster), or
+//! `RECORDS_HOST_BENCH_POSTGRES=postgresql://... cargo bench -p records-host --bench postgres`
+//! against a server whose user may create databases. `--quick` for a short run.
+//! The multi-process scenario runs this same binary as worker processes
+//! (`--worker URL N`), started together behind a go-file barrier; afterwards it
+//! checks that the table holds exactly the rows written.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use postgres::{Client, NoTls};
+use records_host::{Database, DatabaseOptions, Error, RecordError, Runtime};
+
+/// How many times the ratio scenarios run, interleaved; the median is reported.
+const REPEAT: usize = 3;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--worker") {
+        return worker(&args[1..]);
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let (creates, per_process, bulk) = if quick {
+        (500, 500, 5_000)
+    } else {
+        (5_000, 5_000, 50_000)
+    };
+    let server = std::env::var("RECORDS_HOST_BENCH_POSTGRES").context(
+        "set RECORDS_HOST_BENCH_POSTGRES to a server URL (just bench-postgres starts one)",
+    )?;
+    let mut admin = Client::connect(&server, NoTls)?;
+    let settings: Vec<String> = ["server_version", "synchronous_commit", "fsync"]
+        .iter()
+        .map(|name| {
+            let value: String = admin.query_one(&format!("SHOW {name}"), &[])?.get(0);
+            Ok(format!("{name}={value}"))
+        })
+        .collect::<Result<_>>()?;
+    println!(
+        "records-host PostgreSQL bench ({}), {} cores, {}",
+        if quick { "quick" } else { "full" },
+        std::thread::available_parallelism().map_or(1, usize::from),
+        settings.join(" ")
+    );
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-cache");
+    let runtime = Runtime::builder().cache_dir(&cache).build()?;
+    let plugin = runtime.load_reference()?;
+
+    let mut plugin_runs = Vec::new();
+    let mut native_runs = Vec::new();
+    for round in 0..REPEAT {
+        let db = fresh_database(&mut admin, &server, &format!("bench_plugin_{round}"))?;
+        let mut instance = plugin.instantiate(Database::open(db.as_str())?)?;
+        plugin_runs.push(timed(creates, |i| {
+            instance.create_record("bench", i as i64).map(drop)?;
+            Ok(())
+        })?);
+        drop(instance);
+        check_rows(&db, "records_host", creates)?;
+
+        let db = fresh_database(&mut admin, &server, &format!("bench_native_{round}"))?;
+        let mut native = NativeProtocol::open(&db)?;
+        native_runs.push(timed(creates, |i| native.insert(i))?);
+        check_rows(&db, "native", creates)?;
+    }
+    let plugin_median = median(&plugin_runs);
+    let native_median = median(&native_runs);
+    report("pg-plugin-create", plugin_median);
+    report("pg-native-protocol", native_median);
+    println!(
+        "ratio pg-plugin-create / pg-native-protocol: {:.3}x (target >= 0.8x)",
+        plugin_median.throughput() / native_median.throughput()
+    );
+
+    let db = fresh_database(&mut admin, &server, "bench_contention")?;
+    drop(Database::open(db.as_str())?);
+    contention(&db, per_process, &cache)?;
+
+    let db = fresh_database(&mut admin, &server, "bench_bulk")?;
+    let options = DatabaseOptions {
+        txn_deadline: Duration::from_secs(600),
+        ..DatabaseOptions::default()
+    };
+    let store = Database::open_with(db.as_str(), options)?;
+    let start = Instant::now();
+    let txn = store.begin_write()?;
+    for i in 0..bulk {
+        txn.insert("bulk", i as i64)?;
+    }
+    txn.commit()?;
+    let elapsed = start.elapsed();
+    check_rows(&db, "records_host", bulk)?;
+    println!(
+        "pg-one-txn-inserts: {bulk} inserts in one write transaction, {:.0} ms, {:.0} inserts/s",
+        elapsed.as_secs_f64() * 1e3,
+        bulk as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A run: how many operations, how long, and each one's latency.
+struct Run {
+    ops: usize,
+    elapsed: Duration,
+    latencies: Vec<u64>,
+}
+
+impl Run {
+    fn throughput(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Run> {
+    let mut latencies = Vec::with_capacity(n);
+    let start = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        op(i)?;
+        latencies.push(t.elapsed().as_nanos() as u64);
+    }
+    latencies.sort_unstable();
+    Ok(Run {
+        ops: n,
+        elapsed: start.elapsed(),
+        latencies,
+    })
+}
+
+fn median(runs: &[Run]) -> &Run {
+    let mut sorted: Vec<&Run> = runs.iter().collect();
+    sorted.sort_by(|a, b| a.throughput().total_cmp(&b.throughput()));
+    sorted[sorted.len() / 2]
+}
+
+fn percentile_us(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e3
+}
+
+fn report(name: &str, run: &Run) {
+    println!(
+        "{name}: {} ops, {:.0} ops/s, p50 {:.0} us, p99 {:.0} us, max {:.0} us",
+        run.ops,
+        run.throughput(),
+        percentile_us(&run.latencies, 50.0),
+        percentile_us(&run.latencies, 99.0),
+        percentile_us(&run.latencies, 100.0)
+    );
+}
+
+/// Creates (again) the database `name` on the server and returns its URL.
+fn fresh_database(admin: &mut Client, server: &str, name: &str) -> Result<String> {
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let (base, _) = server.rsplit_once('/').context("a URL with a database")?;
+    Ok(format!("{base}/{name}"))
+}
+
+fn check_rows(url: &str, schema: &str, expected: usize) -> Result<()> {
+    let mut client = Client::connect(url, NoTls)?;
+    let rows: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {schema}.records"), &[])?
+        .get(0);
+    if rows != i64::try_from(expected)? {
+        bail!("{url} {schema}: {rows} rows, expected {expected}");
+    }
+    Ok(())
+}
+
+/// The baseline: what records-host does for one create, written directly against
+/// the `postgres` crate: `BEGIN` and a non-blocking try of the advisory lock in
+/// one round trip (waiting under `lock_timeout` only when it is held), the
+/// prepared insert, `COMMIT`.
+struct NativeProtocol {
+    client: Client,
+    insert: postgres::Statement,
+}
+
+impl NativeProtocol {
+    const KEY: i64 = 0x5248_4e41_5449_5645;
+
+    fn open(url: &str) -> Result<Self> {
+        let mut client = Client::connect(url, NoTls)?;
+        client.batch_execute(
+            "CREATE SCHEMA native;
+             CREATE TABLE native.records (
+                 id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+                 name text NOT NULL,
+                 value bigint NOT NULL)",
+        )?;
+        let insert = client
+            .prepare("INSERT INTO native.records (name, value) VALUES ($1, $2) RETURNING id")?;
+        Ok(Self { client, insert })
+    }
+
+    fn insert(&mut self, i: usize) -> Result<()> {
+        let got = self.client.simple_query(&format!(
+            "BEGIN; SELECT pg_try_advisory_xact_lock({})",
+            Self::KEY
+        ))?;
+        let locked = got.iter().any(
+            |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
+        );
+        if !locked {
+            self.client.batch_execute(&format!(
+                "SET LOCAL lock_timeout = 500; SELECT pg_advisory_xact_lock({})",
+                Self::KEY
+            ))?;
+        }
+        self.client
+            .query_one(&self.insert, &[&"bench", &(i as i64)])?;
+        self.client.batch_execute("COMMIT")?;
+        Ok(())
+    }
+}
+
+/// 8 processes × `n` creates through the plugin, each its own process and
+/// connection, against one schema: lock timeouts, p99 and max.
+fn contention(url: &str, n: usize, cache: &Path) -> Result<()> {
+    const PROCESSES: usize = 8;
+    let dir = tempfile::tempdir()?;
+    let go = dir.path().join("go");
+    let mut workers = Vec::new();
+    for _ in 0..PROCESSES {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["--worker", url, &n.to_string()])
+            .arg(&go)
+            .arg(cache)
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().context("stdout")?).read_line(&mut line)?;
+        if line.trim() != "ready" {
+            bail!("a worker did not start: {line}");
+        }
+        workers.push(child);
+    }
+    std::fs::File::create(&go)?;
+    let start = Instant::now();
+    let (mut written, mut timeouts, mut latencies) = (0usize, 0u64, Vec::new());
+    for child in workers {
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "a worker failed: {}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let mut fields = line.split_whitespace();
+            match fields.next() {
+                Some("done") => {
+                    written += fields.next().context("ok")?.parse::<usize>()?;
+                    timeouts += fields.next().context("timeouts")?.parse::<u64>()?;
+                }
+                Some("lat") => latencies.extend(
+                    fields
+                        .map(str::parse::<u64>)
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                _ => {}
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    check_rows(url, "records_host", written)?;
+    latencies.sort_unstable();
+    report(
+        "pg-contention-8-processes",
+        &Run {
+            ops: written,
+            elapsed,
+            latencies,
+        },
+    );
+    println!("pg-contention-8-processes: lock timeouts {timeouts}, rows checked {written}");
+    Ok(())
+}
+
+/// A worker process: `--worker URL N GO CACHE`.
+fn worker(args: &[String]) -> Result<()> {
+    let [url, n, go, cache] = args else {
+        bail!("worker arguments")
+    };
+    let (n, go) = (n.parse::<usize>()?, PathBuf::from(go));
+    let runtime = Runtime::builder().cache_dir(cache).build()?;
+    let mut instance = runtime
+        .load_reference()?
+        .instantiate(Database::open(url.as_str())?)?;
+    println!("ready");
+    std::io::stdout().flush()?;
+    while !go.exists() {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let (mut ok, mut timeouts) = (0usize, 0u64);
+    let mut latencies = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        match instance.create_record("worker", i as i64) {
+            Ok(_) => ok += 1,
+            Err(Error::Record(RecordError::LockTimeout(_))) => timeouts += 1,
+            Err(e) => return Err(e.into()),
+        }
+        latencies.push(t.elapsed().as_micros() as u64 * 1000);
+    }
+    let mut out = std::io::stdout().lock();
+    write!(out, "lat")?;
+    for l in latencies {
+        write!(out, " {l}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "done {ok} {timeouts}")?;
+    Ok(())
+}
