@@ -78,6 +78,8 @@ compile_error!(
 mod bindings;
 mod bounded_io;
 mod cache;
+pub mod conformance;
+pub mod contract;
 mod error;
 mod host;
 mod import_error;
@@ -100,7 +102,9 @@ pub use limits::Limits;
 pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;
 pub use record::Record;
-pub use runtime::{Plugin, PluginInstance, REFERENCE_PLUGIN, Runtime, RuntimeBuilder};
+#[cfg(feature = "reference-plugin")]
+pub use runtime::REFERENCE_PLUGIN;
+pub use runtime::{Plugin, PluginInstance, Runtime, RuntimeBuilder};
 pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};
 pub use tenant::{InvalidTenantName, TenantName};
 pub use wasmtime::component::Val;

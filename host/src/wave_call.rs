@@ -9,29 +9,14 @@ use std::time::Duration;
 
 use wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::Store;
-use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Func, Instance, Type, Val};
 
 use crate::error::Error;
 use crate::host::HostState;
 use crate::lock::LockTimeout;
+use crate::runtime::ExportedFunc as Export;
+use crate::runtime::surface;
 use crate::util::escape_control;
-
-/// An exported function: its interface (`None` for a world-level function) and name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Export {
-    interface: Option<String>,
-    func: String,
-}
-
-impl std::fmt::Display for Export {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.interface {
-            Some(interface) => write!(f, "{interface}#{}", self.func),
-            None => f.write_str(&self.func),
-        }
-    }
-}
 
 /// A call of one export, parsed and type-checked, ready to run.
 pub(crate) struct PreparedCall {
@@ -121,29 +106,8 @@ fn split_call(expr: &str) -> Result<(&str, Args<'_>), Error> {
 
 /// Every function the instance exports, at the top level or in an exported interface.
 fn exported_functions(store: &Store<HostState>, instance: &Instance) -> Vec<Export> {
-    let engine = store.engine();
-    let component_type = instance.instance_pre(store).component().component_type();
-    let mut exports = Vec::new();
-    for (name, item) in component_type.exports(engine) {
-        match item.ty {
-            ComponentItem::ComponentFunc(_) => exports.push(Export {
-                interface: None,
-                func: name.to_string(),
-            }),
-            ComponentItem::ComponentInstance(interface) => {
-                for (func, item) in interface.exports(engine) {
-                    if matches!(item.ty, ComponentItem::ComponentFunc(_)) {
-                        exports.push(Export {
-                            interface: Some(name.to_string()),
-                            func: func.to_string(),
-                        });
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    exports
+    let component = instance.instance_pre(store).component().component_type();
+    surface::exported_functions(store.engine(), &component)
 }
 
 /// The one export `name` means: `func`, or `interface#func` where the interface may
@@ -157,9 +121,7 @@ fn resolve(exports: &[Export], name: &str) -> Result<Export, Error> {
     let matching: Vec<&Export> = exports
         .iter()
         .filter(|e| e.func == func)
-        .filter(|e| {
-            interface.is_none_or(|wanted| interface_matches(e.interface.as_deref(), wanted))
-        })
+        .filter(|e| interface.is_none_or(|wanted| e.in_interface(wanted)))
         .collect();
     match matching.as_slice() {
         [one] => Ok((*one).clone()),
@@ -172,15 +134,6 @@ fn resolve(exports: &[Export], name: &str) -> Result<Export, Error> {
             list(several.iter().copied())
         ))),
     }
-}
-
-fn interface_matches(interface: Option<&str>, wanted: &str) -> bool {
-    let Some(full) = interface else { return false };
-    let unversioned = full.split_once('@').map_or(full, |(name, _)| name);
-    let short = unversioned
-        .rsplit_once('/')
-        .map_or(unversioned, |(_, name)| name);
-    wanted == full || wanted == unversioned || wanted == short
 }
 
 fn list<'a>(exports: impl Iterator<Item = &'a Export>) -> String {

@@ -10,6 +10,7 @@ mod db_paths;
 mod library;
 mod lock_files;
 mod multiprocess;
+mod plugins;
 mod postgres;
 mod sandbox;
 mod scripts;

@@ -6,10 +6,12 @@
 
 mod args;
 mod call;
+mod check;
 mod demo;
 mod lock_status;
 mod run_script;
 mod target;
+mod wit;
 
 use std::process::ExitCode;
 
@@ -17,9 +19,11 @@ use clap::{Parser, Subcommand};
 use records_host::{Error, RecordError};
 
 use self::call::Call;
+use self::check::Check;
 use self::demo::Demo;
 use self::lock_status::LockStatusCmd;
 use self::run_script::RunScript;
+use self::wit::Wit;
 
 /// The exit codes, as documented in `--help` and the README.
 pub mod exit {
@@ -68,10 +72,15 @@ enum Command {
     Demo(Demo),
     /// Call one export of a plugin, with arguments and result in WAVE.
     Call(Call),
+    /// Check that a plugin keeps the contract: run every export against a temporary
+    /// database and print a table of checks.
+    Check(Check),
     /// Run a command component (a script with a `fn main`) against the store.
     Run(RunScript),
     /// Say whether the write lock is free or held, and by whom.
     LockStatus(LockStatusCmd),
+    /// Print the WIT contract this binary implements, or write it to a directory.
+    Wit(Wit),
 }
 
 impl Cli {
@@ -81,8 +90,10 @@ impl Cli {
         let result = match &self.command {
             Command::Demo(cmd) => cmd.execute(),
             Command::Call(cmd) => cmd.execute(),
+            Command::Check(cmd) => cmd.execute(),
             Command::Run(cmd) => cmd.execute(),
             Command::LockStatus(cmd) => cmd.execute(),
+            Command::Wit(cmd) => cmd.execute(),
         };
         ExitCode::from(result.unwrap_or_else(|err| report(&err)))
     }

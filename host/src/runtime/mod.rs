@@ -15,6 +15,7 @@ mod engine;
 mod instance;
 mod plugin;
 mod source;
+pub(crate) mod surface;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 pub use self::instance::PluginInstance;
 pub use self::plugin::Plugin;
 pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
+pub use self::surface::ExportedFunc;
 
 use crate::bindings;
 use crate::bounded_io;
@@ -33,7 +35,9 @@ use crate::error::{Error, one_line};
 use crate::host::HostState;
 use crate::limits::{Limits, start_epoch_ticker};
 
-/// The reference plugin, built from `guest/` by the build script and embedded.
+/// The reference plugin, built from `guest/` by the build script and embedded
+/// (feature `reference-plugin`, on by default).
+#[cfg(feature = "reference-plugin")]
 pub const REFERENCE_PLUGIN: &[u8] = include_bytes!(env!("REFERENCE_GUEST_WASM"));
 
 /// The name the embedded reference plugin goes by (in errors and the lock file).
@@ -183,10 +187,11 @@ impl Runtime {
         self.load(&name, &wasm)
     }
 
-    /// Loads the embedded reference plugin.
+    /// Loads the embedded reference plugin (feature `reference-plugin`).
     ///
     /// # Errors
     /// As [`load`](Self::load).
+    #[cfg(feature = "reference-plugin")]
     pub fn load_reference(&self) -> Result<Plugin, Error> {
         self.load(REFERENCE_PLUGIN_NAME, REFERENCE_PLUGIN)
     }

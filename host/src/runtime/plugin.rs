@@ -9,6 +9,7 @@ use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
 use super::call;
 use super::instance::PluginInstance;
+use super::surface::{self, ExportedFunc};
 use crate::error::{Error, one_line};
 use crate::host::{HostState, Stdio};
 use crate::limits::Limits;
@@ -36,6 +37,19 @@ impl Plugin {
     /// The plugin's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The names of the interfaces the plugin imports (such as
+    /// `records:plugin/store@0.1.0`), all of which the host provides.
+    pub fn imports(&self) -> Vec<String> {
+        let component = self.pre.component();
+        surface::imports(component.engine(), &component.component_type())
+    }
+
+    /// Every function the plugin exports, at the top level or in an interface.
+    pub fn exported_functions(&self) -> Vec<ExportedFunc> {
+        let component = self.pre.component();
+        surface::exported_functions(component.engine(), &component.component_type())
     }
 
     /// The bounds of each call into this plugin.

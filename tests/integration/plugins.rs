@@ -1,0 +1,193 @@
+//! Writing plugins: the contract out of the binary (`wit`), and the conformance
+//! check (`check`) against plugins that keep it and plugins that break it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The workspace's `wit/` directory, the source of truth the binary embeds.
+fn wit_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")
+}
+
+#[test]
+fn wit_prints_the_contract_byte_for_byte() {
+    let env = Env::new();
+    let output = bin(&env, &["wit"]);
+    assert_exit(&output, 0);
+    let on_disk = std::fs::read(wit_dir().join("records.wit")).unwrap();
+    assert_eq!(output.stdout, on_disk, "stdout is wit/records.wit exactly");
+
+    let files: BTreeSet<String> = std::fs::read_dir(wit_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let embedded: BTreeSet<String> = records_host::contract::WIT_FILES
+        .iter()
+        .map(|(name, _)| name.to_string())
+        .collect();
+    assert_eq!(
+        files, embedded,
+        "every file of wit/ is embedded, and only those"
+    );
+}
+
+#[test]
+fn wit_out_writes_the_package_into_a_directory() {
+    let env = Env::new();
+    let out = env.dir.path().join("nested/wit");
+    let output = bin(&env, &["wit", "--out", out.to_str().unwrap()]);
+    assert_exit(&output, 0);
+    assert_eq!(
+        std::fs::read(out.join("records.wit")).unwrap(),
+        std::fs::read(wit_dir().join("records.wit")).unwrap()
+    );
+    // Run again over it: the contract is refreshed in place.
+    assert_exit(&bin(&env, &["wit", "--out", out.to_str().unwrap()]), 0);
+}
+
+/// Runs `records-host ARGS` in the test's directory (no `--db`: these commands
+/// take none).
+fn bin(env: &Env, args: &[&str]) -> std::process::Output {
+    run(command(env.dir.path()).args(args))
+}
+
+/// `records-host check --json PLUGIN` and its exit code.
+fn check_json(env: &Env, plugin: &str) -> (Value, i32) {
+    let output = bin(env, &["check", "--json", plugin]);
+    let report: Value = serde_json::from_str(&stdout(&output))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&output)));
+    (report, output.status.code().unwrap_or(-1))
+}
+
+/// The names of the checks with `status`.
+fn with_status(report: &Value, status: &str) -> BTreeSet<String> {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|check| check["status"] == status)
+        .map(|check| check["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn detail<'a>(report: &'a Value, name: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}"))["detail"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn check_passes_the_reference_plugin_on_every_count() {
+    let env = Env::new();
+    let reference = env.dir.path().join("reference.wasm");
+    std::fs::write(&reference, records_host::REFERENCE_PLUGIN).unwrap();
+    let (report, code) = check_json(&env, reference.to_str().unwrap());
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["world"], "counters-plugin");
+    assert_eq!(with_status(&report, "pass").len(), 20, "{report:#}");
+    assert!(detail(&report, "s64 min and max round-trip").contains("-9223372036854775808"));
+
+    // The table says the same.
+    let output = bin(&env, &["check", reference.to_str().unwrap()]);
+    assert_exit(&output, 0);
+    assert!(
+        stdout(&output).ends_with("all 20 checks passed"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn check_names_each_defect_of_a_flawed_plugin_and_passes_the_rest() {
+    let env = Env::new();
+    let (report, code) = check_json(&env, records_test_fixtures::FLAWED);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["passed"], false);
+    let failed = with_status(&report, "fail");
+    let expected: BTreeSet<String> = [
+        "values past 2^53 round-trip",
+        "get-all-records returns all, past the 1000-record page",
+        "an empty name is invalid, not a trap",
+        "transfer refuses to make the source negative",
+        "no call trapped or hit a limit",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(failed, expected, "{report:#}");
+    assert!(with_status(&report, "skip").is_empty());
+
+    let lossy = detail(&report, "values past 2^53 round-trip");
+    assert!(lossy.contains("returned value 9007199254740992"), "{lossy}");
+    let paging = detail(
+        &report,
+        "get-all-records returns all, past the 1000-record page",
+    );
+    assert!(
+        paging.contains("created 1100 records, get-all-records returned 1000"),
+        "{paging}"
+    );
+    let empty = detail(&report, "an empty name is invalid, not a trap");
+    assert!(empty.contains("trapped"), "{empty}");
+    let transfer = detail(&report, "transfer refuses to make the source negative");
+    assert!(
+        transfer.contains("returned ok (values now [-1, 11])"),
+        "{transfer}"
+    );
+}
+
+#[test]
+fn check_reports_a_plugin_without_the_records_export() {
+    let env = Env::new();
+    let (report, code) = check_json(&env, records_test_fixtures::HOSTILE);
+    assert_eq!(code, 1);
+    assert_eq!(report["world"], "plugin");
+    let exports = detail(&report, "exports records with all five functions");
+    assert!(
+        exports.contains(
+            "lacks create-record, update-record, get-record, get-all-records, delete-record"
+        ),
+        "{exports}"
+    );
+    assert_eq!(with_status(&report, "skip").len(), 12, "{report:#}");
+}
+
+#[test]
+fn check_names_an_import_the_host_does_not_provide() {
+    let env = Env::new();
+    let component = wat::parse_str(
+        r#"(component (import "wasi:http/outgoing-handler@0.2.6" (instance (export "handle" (func)))))"#,
+    )
+    .unwrap();
+    let path = env.dir.path().join("needs-http.wasm");
+    std::fs::write(&path, component).unwrap();
+    let (report, code) = check_json(&env, path.to_str().unwrap());
+    assert_eq!(code, 1);
+    assert_eq!(report["world"], Value::Null);
+    let links = detail(&report, "loads, importing only what the host provides");
+    assert!(
+        links.contains("wasi:http/outgoing-handler@0.2.6"),
+        "{links}"
+    );
+    assert_eq!(with_status(&report, "fail").len(), 1);
+    assert_eq!(with_status(&report, "skip").len(), 13, "{report:#}");
+}
+
+#[test]
+fn check_refuses_a_file_that_is_not_a_component() {
+    let env = Env::new();
+    let path = env.dir.path().join("notes.wasm");
+    std::fs::write(&path, "not wasm").unwrap();
+    let (report, code) = check_json(&env, path.to_str().unwrap());
+    assert_eq!(code, 1);
+    let links = detail(&report, "loads, importing only what the host provides");
+    assert!(links.contains("not a WebAssembly component"), "{links}");
+}
