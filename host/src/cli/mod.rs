@@ -9,6 +9,7 @@ mod call;
 mod check;
 mod demo;
 mod lock_status;
+mod new;
 mod run_script;
 mod target;
 mod wit;
@@ -22,6 +23,7 @@ use self::call::Call;
 use self::check::Check;
 use self::demo::Demo;
 use self::lock_status::LockStatusCmd;
+use self::new::New;
 use self::run_script::RunScript;
 use self::wit::Wit;
 
@@ -42,7 +44,8 @@ Exit codes:
   0   success
   1   the call returned err(..) (printed on stdout), or another error (one line on stderr),
       including a plugin stopped by a trap or a limit
-  2   usage error (bad arguments, bad tenant name, unparsable call, unknown function)
+  2   usage error (bad arguments, bad tenant name, unparsable call, unknown function,
+      an invalid plugin name or an existing directory for `new`)
   75  a write timed out waiting for the write lock, held by another records-host
       writer or by a process holding the database outside it (EX_TEMPFAIL): try again
   `run` exits with the script's own exit code when the script runs to its end
@@ -79,6 +82,8 @@ enum Command {
     Run(RunScript),
     /// Say whether the write lock is free or held, and by whom.
     LockStatus(LockStatusCmd),
+    /// Create a starter plugin project in Rust, Python or JavaScript.
+    New(New),
     /// Print the WIT contract this binary implements, or write it to a directory.
     Wit(Wit),
 }
@@ -93,6 +98,7 @@ impl Cli {
             Command::Check(cmd) => cmd.execute(),
             Command::Run(cmd) => cmd.execute(),
             Command::LockStatus(cmd) => cmd.execute(),
+            Command::New(cmd) => cmd.execute(),
             Command::Wit(cmd) => cmd.execute(),
         };
         ExitCode::from(result.unwrap_or_else(|err| report(&err)))
