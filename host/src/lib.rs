@@ -81,9 +81,9 @@ mod cache;
 pub mod conformance;
 pub mod contract;
 mod error;
+pub mod frontend;
 mod host;
 mod import_error;
-pub mod json;
 pub mod limits;
 pub mod location;
 pub mod lock;
@@ -95,7 +95,6 @@ pub mod runtime;
 pub mod store;
 pub mod tenant;
 mod util;
-pub mod wave_call;
 
 pub use error::{Error, RecordError, RecordId};
 pub use limits::Limits;
@@ -104,7 +103,7 @@ pub use plugin_host::PluginHost;
 pub use record::Record;
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
-pub use runtime::{Plugin, PluginInstance, Runtime, RuntimeBuilder};
+pub use runtime::{ExportFunc, ExportedFunc, Plugin, PluginInstance, Runtime, RuntimeBuilder};
 pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};
 pub use tenant::{InvalidTenantName, TenantName};
 pub use wasmtime::component::Val;

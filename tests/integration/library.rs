@@ -1,6 +1,7 @@
 //! The library API as an embedder uses it: the reference plugin's typed exports,
 //! typed errors (a lock timeout among them), and WAVE calls.
 
+use records_host::frontend::wave;
 use records_host::{
     Error, LockStatus, Plugin, PluginInstance, RecordError, Runtime, Val, WriteLock,
 };
@@ -124,19 +125,19 @@ fn a_held_lock_is_a_typed_lock_timeout_naming_the_holder() {
 fn wave_calls_reach_any_export() {
     let env = Env::new();
     let mut plugin = instance(&env);
-    let created = plugin.call(r#"create-record("w", 5)"#).unwrap();
+    let created = wave::call(&mut plugin, r#"create-record("w", 5)"#).unwrap();
     assert_eq!(created, [Val::Result(Ok(Some(Box::new(Val::S64(1)))))]);
-    let got = plugin.call("records#get-record(1)").unwrap();
+    let got = wave::call(&mut plugin, "records#get-record(1)").unwrap();
     assert_eq!(
-        records_host::wave_call::to_wave(&got).unwrap(),
+        wave::to_wave(&got).unwrap(),
         r#"ok(some({id: 1, name: "w", value: 5}))"#
     );
     assert!(matches!(
-        plugin.call("no-such-function()"),
+        wave::call(&mut plugin, "no-such-function()"),
         Err(Error::BadCall(_))
     ));
     assert!(matches!(
-        plugin.call("get-record(\"one\")"),
+        wave::call(&mut plugin, "get-record(\"one\")"),
         Err(Error::BadCall(_))
     ));
 }

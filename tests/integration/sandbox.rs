@@ -2,6 +2,7 @@
 //! error (or error value), the host stays healthy, the lock is free, the database
 //! is intact and every earlier record is still there.
 
+use records_host::frontend::wave;
 use std::time::Duration;
 
 use records_host::{Error, Limits, LockStatus, Runtime};
@@ -265,7 +266,7 @@ on_both! {
         ];
         for (call, expected) in cases {
             let mut instance = hostile.instantiate(env.open()).unwrap();
-            let err = instance.call(call).unwrap_err();
+            let err = wave::call(&mut instance, call).unwrap_err();
             assert!(expected(&err), "{call}: {err}");
             assert!(err.stopped_the_plugin());
             drop(instance);

@@ -5,6 +5,7 @@
 //! call. Each call here would otherwise run for hours or forever; the generous
 //! bounds of `run_within` only catch that, they measure no speed.
 
+use records_host::frontend::wave;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,8 +144,8 @@ fn a_sleeping_plugin_holds_up_neither_its_thread_nor_other_threads() {
     std::thread::scope(|scope| {
         let sleeping = scope.spawn(|| {
             let outcomes = [
-                host.call(&sleeper, |p| p.call("sleep(18446744073709551615)")),
-                host.call(&sleeper, |p| p.call("txn-then-sleep(4294967295)")),
+                host.call(&sleeper, |p| wave::call(p, "sleep(18446744073709551615)")),
+                host.call(&sleeper, |p| wave::call(p, "txn-then-sleep(4294967295)")),
             ];
             returned.store(true, Ordering::SeqCst);
             outcomes
@@ -179,7 +180,7 @@ fn a_sleeping_plugin_holds_up_neither_its_thread_nor_other_threads() {
     let db = records_host::Database::open(sleeper.database_path(env.dir.path())).unwrap();
     assert_eq!(db.lock_status().unwrap(), LockStatus::Free);
     assert_eq!(db.count().unwrap(), 0, "the transaction was rolled back");
-    let sum = host.call(&sleeper, |p| p.call("insert-many(\"x\", 3, false)"));
+    let sum = host.call(&sleeper, |p| wave::call(p, "insert-many(\"x\", 3, false)"));
     assert!(sum.is_ok(), "the thread serves the next call: {sum:?}");
     assert_eq!(db.count().unwrap(), 3);
 }
@@ -200,10 +201,10 @@ fn a_stopped_instance_refuses_further_calls() {
         .instantiate(env.open())
         .unwrap();
     assert!(matches!(
-        instance.call("sleep(60000)"),
+        wave::call(&mut instance, "sleep(60000)"),
         Err(Error::TimeLimit { ms: 200 })
     ));
-    let again = instance.call("scan-count(1)").unwrap_err();
+    let again = wave::call(&mut instance, "scan-count(1)").unwrap_err();
     assert!(
         matches!(&again, Error::Trap(msg) if msg.contains("stopped by an earlier call")),
         "{again}"

@@ -2,6 +2,7 @@
 //! way a plugin can misuse a transaction (trap, drop, loop, outstay, nest) ending
 //! with nothing half-written and the lock free.
 
+use records_host::frontend::wave;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -100,7 +101,7 @@ on_both! {
     fn a_trap_inside_a_transaction_rolls_back_and_frees_the_lock_before_the_call_returns(env) {
         env.open().write(|w| w.insert("earlier", 1)).unwrap();
         let mut instance = hostile().instantiate(env.open()).unwrap();
-        let err = instance.call(r#"txn-then-trap("doomed")"#).unwrap_err();
+        let err = wave::call(&mut instance, r#"txn-then-trap("doomed")"#).unwrap_err();
         assert!(
             matches!(&err, Error::Trap(msg) if msg.contains("unreachable")),
             "{err}"
@@ -111,7 +112,7 @@ on_both! {
             1,
             "the doomed insert is gone"
         );
-        let err = instance.call(r#"insert-many("t", 50, true)"#).unwrap_err();
+        let err = wave::call(&mut instance, r#"insert-many("t", 50, true)"#).unwrap_err();
         assert!(matches!(err, Error::Trap(_)), "{err}");
         drop(instance);
 
@@ -147,8 +148,8 @@ on_both! {
 on_both! {
     fn a_dropped_transaction_rolls_back_and_frees_the_lock(env) {
         let mut instance = hostile().instantiate(env.open()).unwrap();
-        let results = instance.call(r#"txn-then-drop("dropped")"#).unwrap();
-        assert_eq!(records_host::wave_call::to_wave(&results).unwrap(), "ok");
+        let results = wave::call(&mut instance, r#"txn-then-drop("dropped")"#).unwrap();
+        assert_eq!(wave::to_wave(&results).unwrap(), "ok");
         assert_eq!(instance.database().lock_status().unwrap(), LockStatus::Free);
         assert_eq!(instance.database().count().unwrap(), 0);
     }

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use records_host::wave_call::{Outcome, to_wave};
+use records_host::frontend::wave::{self, to_wave};
+use records_host::frontend::{Outcome, json};
 use records_host::{Plugin, PluginInstance};
 
 use super::args::{CompileArgs, DbArgs};
@@ -39,10 +40,10 @@ impl Call {
     fn run(&self) -> anyhow::Result<u8> {
         let plugin = self.load_plugin()?;
         let mut instance = instantiate(&plugin, &self.db)?;
-        let results = instance.call(&self.call)?;
+        let results = wave::call(&mut instance, &self.call)?;
         if self.json {
             for result in &results {
-                println!("{}", records_host::json::to_json(result));
+                println!("{}", json::to_json(result));
             }
         } else if !results.is_empty() {
             println!("{}", to_wave(&results)?);

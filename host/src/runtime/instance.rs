@@ -1,14 +1,14 @@
 //! A live plugin instance and the calls into it.
 //!
-//! Each typed method calls one export of the contract; [`PluginInstance::call`]
-//! calls any export from a WAVE expression. Every call is bounded by the plugin's
+//! Each typed method calls one export of the contract; `dynamic.rs` adds calls of
+//! any export by name with component values. Every call is bounded by the plugin's
 //! limits (see `call.rs`); once a call was stopped, the instance refuses further
 //! calls, since the guest's state may be half updated.
 
 use std::sync::Arc;
 
 use wasmtime::Store;
-use wasmtime::component::{Instance, InstancePre, Val};
+use wasmtime::component::{Func, Instance, InstancePre};
 
 use super::call;
 use crate::bindings::exports::records::plugin::{counters, records};
@@ -17,7 +17,6 @@ use crate::error::{Error, RecordId, one_line};
 use crate::host::HostState;
 use crate::record::Record;
 use crate::store::Database;
-use crate::wave_call;
 
 /// A live plugin instance: its own wasm state and its database.
 ///
@@ -53,6 +52,43 @@ impl PluginInstance {
             counters: None,
             stopped: None,
         }
+    }
+
+    /// The plugin's name.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn instance_pre(&self) -> &InstancePre<HostState> {
+        &self.pre
+    }
+
+    pub(super) fn engine(&self) -> &wasmtime::Engine {
+        self.store.engine()
+    }
+
+    pub(super) fn store(&self) -> &Store<HostState> {
+        &self.store
+    }
+
+    pub(super) fn store_mut(&mut self) -> &mut Store<HostState> {
+        &mut self.store
+    }
+
+    /// The function `export` names in this instance, if it is one.
+    pub(super) fn lookup(&mut self, export: &super::ExportedFunc) -> Option<Func> {
+        let parent = match &export.interface {
+            Some(interface) => Some(self.instance.get_export_index(
+                &mut self.store,
+                None,
+                interface,
+            )?),
+            None => None,
+        };
+        let index =
+            self.instance
+                .get_export_index(&mut self.store, parent.as_ref(), &export.func)?;
+        self.instance.get_func(&mut self.store, index)
     }
 
     /// The database this instance works on.
@@ -151,23 +187,6 @@ impl PluginInstance {
         })
     }
 
-    /// Calls any export of the plugin given as a WAVE call expression, such as
-    /// `create-record("test", 42)`, and returns its results. The bare function name
-    /// works when only one exported interface has it; otherwise qualify it as
-    /// `interface#function` (for example `records#get-record`).
-    ///
-    /// # Errors
-    /// [`Error::BadCall`] when the expression does not parse, names no export (or
-    /// several), or its arguments do not fit; [`Error::Trap`] or a limit error when
-    /// the plugin was stopped.
-    pub fn call(&mut self, expr: &str) -> Result<Vec<Val>, Error> {
-        let _span = tracing::info_span!("call", plugin = %self.name, func = expr).entered();
-        self.check_not_stopped()?;
-        let call = wave_call::prepare(&mut self.store, &self.instance, expr)?;
-        let result = call::run_bounded(&mut self.store, |store| call.run(store));
-        self.note_stop(result)
-    }
-
     /// Runs one typed export call under the limits; the plugin's own error value
     /// becomes [`Error::Record`].
     fn typed<T>(
@@ -181,7 +200,7 @@ impl PluginInstance {
         self.note_stop(result)?.map_err(|e| Error::Record(e.into()))
     }
 
-    fn check_not_stopped(&self) -> Result<(), Error> {
+    pub(super) fn check_not_stopped(&self) -> Result<(), Error> {
         match &self.stopped {
             Some(why) => Err(Error::Trap(format!(
                 "the instance was stopped by an earlier call ({why}); make a new one"
@@ -192,7 +211,7 @@ impl PluginInstance {
 
     /// Remembers that a call was stopped, so no later call enters a guest whose
     /// state it may have left half updated.
-    fn note_stop<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+    pub(super) fn note_stop<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
         if let Err(e) = &result
             && e.stopped_the_plugin()
         {

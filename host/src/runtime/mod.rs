@@ -5,17 +5,18 @@
 //! cache when one is configured) and pre-links it into a [`Plugin`]; a plugin is
 //! instantiated against a [`Database`](crate::Database) into a [`PluginInstance`],
 //! whose methods call the plugin's exports with typed arguments, or any export by
-//! a WAVE expression.
+//! name with component values.
 //!
 //! Every call into a plugin runs under its time limit (`call.rs`), which holds
 //! while the guest computes, sleeps, or waits in any WASI or store call.
 
 mod call;
+mod dynamic;
 mod engine;
 mod instance;
 mod plugin;
 mod source;
-pub(crate) mod surface;
+mod surface;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
+pub use self::dynamic::ExportFunc;
 pub use self::instance::PluginInstance;
 pub use self::plugin::Plugin;
 pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;

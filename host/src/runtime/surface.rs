@@ -6,6 +6,8 @@ use std::fmt;
 use wasmtime::Engine;
 use wasmtime::component::types::{Component, ComponentItem};
 
+use crate::error::Error;
+
 /// An exported function: its interface (`None` for a world-level function) and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportedFunc {
@@ -72,4 +74,108 @@ pub(crate) fn exported_functions(engine: &Engine, component: &Component) -> Vec<
         }
     }
     exports
+}
+
+/// The one export `name` means: `func`, or `interface#func` where the interface may
+/// be given in full (`records:plugin/records@0.1.0`), without its version, or by its
+/// short name (`records`).
+pub(crate) fn resolve(exports: &[ExportedFunc], name: &str) -> Result<ExportedFunc, Error> {
+    let (interface, func) = match name.rsplit_once('#') {
+        Some((interface, func)) => (Some(interface), func),
+        None => (None, name),
+    };
+    let matching: Vec<&ExportedFunc> = exports
+        .iter()
+        .filter(|e| e.func == func)
+        .filter(|e| interface.is_none_or(|wanted| e.in_interface(wanted)))
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(Error::BadCall(format!(
+            "the plugin exports no function `{name}`; it exports: {}",
+            list(exports.iter())
+        ))),
+        several => Err(Error::BadCall(format!(
+            "`{name}` is ambiguous; qualify it as one of: {}",
+            list(several.iter().copied())
+        ))),
+    }
+}
+
+fn list<'a>(exports: impl Iterator<Item = &'a ExportedFunc>) -> String {
+    let names: Vec<String> = exports.map(ToString::to_string).collect();
+    if names.is_empty() {
+        "nothing".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exports() -> Vec<ExportedFunc> {
+        let export = |interface: Option<&str>, func: &str| ExportedFunc {
+            interface: interface.map(str::to_string),
+            func: func.to_string(),
+        };
+        vec![
+            export(Some("records:plugin/records@0.1.0"), "get-record"),
+            export(Some("records:plugin/records@0.1.0"), "create-record"),
+            export(Some("other:pkg/records@1.0.0"), "get-record"),
+            export(None, "hello"),
+        ]
+    }
+
+    #[test]
+    fn bare_names_resolve_when_unique() {
+        let found = resolve(&exports(), "create-record").unwrap();
+        assert_eq!(
+            found.to_string(),
+            "records:plugin/records@0.1.0#create-record"
+        );
+        assert_eq!(resolve(&exports(), "hello").unwrap().interface, None);
+    }
+
+    #[test]
+    fn ambiguous_names_list_the_candidates() {
+        let Err(Error::BadCall(msg)) = resolve(&exports(), "get-record") else {
+            panic!("expected an ambiguity error");
+        };
+        assert!(
+            msg.contains("records:plugin/records@0.1.0#get-record"),
+            "{msg}"
+        );
+        assert!(msg.contains("other:pkg/records@1.0.0#get-record"), "{msg}");
+    }
+
+    #[test]
+    fn qualified_names_accept_full_unversioned_and_short_interfaces() {
+        for name in [
+            "records:plugin/records@0.1.0#get-record",
+            "records:plugin/records#get-record",
+        ] {
+            let found = resolve(&exports(), name).unwrap();
+            assert_eq!(
+                found.interface.as_deref(),
+                Some("records:plugin/records@0.1.0"),
+                "{name}"
+            );
+        }
+        // The short name is ambiguous between the two packages.
+        assert!(resolve(&exports(), "records#get-record").is_err());
+        assert!(resolve(&exports(), "records#create-record").is_ok());
+    }
+
+    #[test]
+    fn unknown_names_list_what_exists() {
+        let Err(Error::BadCall(msg)) = resolve(&exports(), "nope") else {
+            panic!("expected an error");
+        };
+        assert!(
+            msg.contains("no function `nope`") && msg.contains("hello"),
+            "{msg}"
+        );
+    }
 }

@@ -73,7 +73,10 @@ pub(crate) struct New {
 impl New {
     pub(crate) fn execute(&self) -> anyhow::Result<u8> {
         name::validate(&self.name, self.lang).map_err(UsageError)?;
-        let dir = self.dir.clone().unwrap_or_else(|| PathBuf::from(&self.name));
+        let dir = self
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&self.name));
         create_new_dir(&dir)?;
         if let Err(err) = self.fill(&dir) {
             // Ours alone (it did not exist): leave nothing half made.

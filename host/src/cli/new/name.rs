@@ -10,12 +10,62 @@ const MAX_LEN: usize = 64;
 /// Rust keywords and the crates every Rust program links, which Cargo refuses as
 /// package names.
 const RUST_RESERVED: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-    "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "type",
-    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen",
-    "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield", "alloc",
-    "core", "proc-macro", "std", "test",
+    "as",
+    "async",
+    "await",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "fn",
+    "for",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "type",
+    "unsafe",
+    "use",
+    "where",
+    "while",
+    "abstract",
+    "become",
+    "box",
+    "do",
+    "final",
+    "gen",
+    "macro",
+    "override",
+    "priv",
+    "try",
+    "typeof",
+    "unsized",
+    "virtual",
+    "yield",
+    "alloc",
+    "core",
+    "proc-macro",
+    "std",
+    "test",
 ];
 
 /// Names npm refuses for a package.
@@ -63,7 +113,18 @@ mod tests {
         for good in ["a", "my-plugin", "counter2", "x-1-y"] {
             assert!(validate(good, Lang::Rust).is_ok(), "{good}");
         }
-        for bad in ["", "My", "1st", "a_b", "a--b", "a-", "a b", "é", "../x", &"a".repeat(65)] {
+        for bad in [
+            "",
+            "My",
+            "1st",
+            "a_b",
+            "a--b",
+            "a-",
+            "a b",
+            "é",
+            "../x",
+            &"a".repeat(65),
+        ] {
             assert!(validate(bad, Lang::Python).is_err(), "{bad}");
         }
         assert!(validate("test", Lang::Rust).is_err());

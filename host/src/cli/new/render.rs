@@ -45,7 +45,11 @@ mod tests {
     fn values(counters: bool) -> Values<'static> {
         Values {
             name: "my-plugin",
-            world: if counters { "counters-plugin" } else { "plugin" },
+            world: if counters {
+                "counters-plugin"
+            } else {
+                "plugin"
+            },
             counters,
             wit_bindgen: "0.61",
         }
@@ -58,6 +62,9 @@ mod tests {
             render(template, &values(true)),
             "a my-plugin\nc counters-plugin\nz my_plugin\n"
         );
-        assert_eq!(render(template, &values(false)), "a my-plugin\nz my_plugin\n");
+        assert_eq!(
+            render(template, &values(false)),
+            "a my-plugin\nz my_plugin\n"
+        );
     }
 }

@@ -1,0 +1,13 @@
+//! Plugins driven by text: WAVE call expressions, results in WAVE or JSON, and
+//! what a call's results mean for an exit code or a status.
+//!
+//! This serves the front ends (the `records-host` CLI, and the HTTP service), not
+//! the store: the library's core calls plugins with typed methods or component
+//! values ([`PluginInstance::call_func`](crate::PluginInstance::call_func)), and
+//! this module is the one place text becomes those values and back.
+
+pub mod json;
+mod outcome;
+pub mod wave;
+
+pub use self::outcome::Outcome;
