@@ -191,3 +191,127 @@ fn check_refuses_a_file_that_is_not_a_component() {
     let links = detail(&report, "loads, importing only what the host provides");
     assert!(links.contains("not a WebAssembly component"), "{links}");
 }
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn new_creates_a_rust_project_with_the_contract_and_the_reference_rules() {
+    let env = Env::new();
+    let output = bin(&env, &["new", "my-plugin", "--world", "counters-plugin"]);
+    assert_exit(&output, 0);
+    let project = env.dir.path().join("my-plugin");
+    assert_eq!(
+        files_under(&project),
+        [
+            ".cargo/config.toml",
+            ".gitignore",
+            "Cargo.toml",
+            "README.md",
+            "src/lib.rs",
+            "src/rules.rs",
+            "wit/records.wit"
+        ]
+    );
+    let read = |path: &str| std::fs::read_to_string(project.join(path)).unwrap();
+    assert_eq!(read("wit/records.wit"), read_wit());
+    let guest_rules =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/src/rules.rs");
+    assert_eq!(
+        read("src/rules.rs"),
+        std::fs::read_to_string(guest_rules).unwrap()
+    );
+    assert!(read("Cargo.toml").contains("name = \"my-plugin\""));
+    let lib = read("src/lib.rs");
+    assert!(lib.contains("world: \"counters-plugin\""), "{lib}");
+    assert!(lib.contains("impl Counters for Plugin"), "{lib}");
+    assert!(
+        !lib.contains("{{"),
+        "every placeholder and marker is gone: {lib}"
+    );
+    assert!(read("README.md").contains("target/wasm32-wasip2/release/my_plugin.wasm"));
+}
+
+#[test]
+fn new_leaves_out_counters_for_the_plugin_world() {
+    let env = Env::new();
+    let output = bin(&env, &["new", "crud", "--dir", "deep/er/crud"]);
+    assert_exit(&output, 0);
+    let lib = std::fs::read_to_string(env.dir.path().join("deep/er/crud/src/lib.rs")).unwrap();
+    assert!(lib.contains("world: \"plugin\""), "{lib}");
+    assert!(
+        !lib.contains("Counters") && !lib.contains("WriteTxn"),
+        "{lib}"
+    );
+    assert!(!lib.contains("{{"), "{lib}");
+}
+
+#[test]
+fn new_refuses_an_existing_directory_and_overwrites_nothing() {
+    let env = Env::new();
+    let project = env.dir.path().join("taken");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(project.join("Cargo.toml"), "mine").unwrap();
+    let output = bin(&env, &["new", "taken"]);
+    assert_exit(&output, 2);
+    assert_eq!(
+        stderr(&output),
+        "records-host: taken already exists; nothing was written (choose another --dir)"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("Cargo.toml")).unwrap(),
+        "mine"
+    );
+    assert_eq!(files_under(&project), ["Cargo.toml"]);
+
+    // A file in the way is refused the same way.
+    std::fs::write(env.dir.path().join("file"), "x").unwrap();
+    assert_exit(&bin(&env, &["new", "file"]), 2);
+}
+
+#[test]
+fn new_validates_the_name_for_the_language() {
+    let env = Env::new();
+    for (name, lang) in [
+        ("My-Plugin", "rust"),
+        ("a_b", "python"),
+        ("../escape", "js"),
+        ("x-", "rust"),
+        ("fn", "rust"),
+        ("node-modules", "js"),
+    ] {
+        let output = bin(&env, &["new", name, "--lang", lang]);
+        assert_exit(&output, 2);
+        let err = stderr(&output);
+        assert!(
+            err.starts_with("records-host: invalid plugin name"),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
+    }
+    assert!(
+        files_under(env.dir.path()).is_empty(),
+        "nothing was created"
+    );
+    assert_exit(&bin(&env, &["new", "x", "--lang", "cobol"]), 2);
+}
+
+fn read_wit() -> String {
+    std::fs::read_to_string(wit_dir().join("records.wit")).unwrap()
+}
