@@ -85,4 +85,10 @@ bench-postgres *ARGS: setup
 
 # Everything CI checks.
 [group('test')]
-ci: lint test-postgres test-portable check-unix
+ci: lint test-postgres test-portable check-unix plugins
+
+# Build the example plugins (Python, JavaScript) and the starters with their own
+# toolchains (installed into the work tree) and check them: what CI runs.
+[group('test')]
+plugins: build
+    .ci/plugins

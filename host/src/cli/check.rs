@@ -34,7 +34,7 @@ impl Check {
         if self.json {
             println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
         } else {
-            print!("{}", table(&report));
+            print!("{}", table(&self.plugin.display().to_string(), &report));
         }
         Ok(if report.passed() {
             exit::OK
@@ -65,7 +65,7 @@ fn to_json(report: &Report) -> serde_json::Value {
 }
 
 /// The report as an aligned table, with a summary line.
-fn table(report: &Report) -> String {
+fn table(path: &str, report: &Report) -> String {
     let width = report
         .checks
         .iter()
@@ -73,7 +73,7 @@ fn table(report: &Report) -> String {
         .max()
         .unwrap_or(0);
     let world = report.world.unwrap_or("unknown");
-    let mut out = format!("plugin {} (world {world})\n", report.plugin);
+    let mut out = format!("{path} (world {world})\n");
     for check in &report.checks {
         let line = format!(
             "  {:<width$}  {:<4}  {}",

@@ -13,6 +13,9 @@ from wit_world.imports.types import Error_Invalid, Error_NotFound, Record
 
 MAX_NAME_BYTES = 256
 SCAN_PAGE = 256
+# What Rust's str::trim removes (Unicode White_Space); plain str.strip() would
+# also remove U+001C..U+001F.
+WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def invalid(message: str) -> Err:
@@ -21,7 +24,7 @@ def invalid(message: str) -> Err:
 
 class Records(exports.Records):
     def create_record(self, name: str, value: int) -> int:
-        name = name.strip()
+        name = name.strip(WHITESPACE)
         size = len(name.encode("utf-8"))
         if size == 0:
             raise invalid("name must not be empty")
@@ -48,9 +51,9 @@ class Records(exports.Records):
 
     def delete_record(self, id: int) -> None:
         store.delete(id)
-
-
 # {{#counters}}
+
+
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 
 

@@ -37,6 +37,21 @@ const RUST: &[TemplateFile] = &[
     },
 ];
 
+const PYTHON: &[TemplateFile] = &[
+    file!("python", "app.py"),
+    file!("python", "requirements.txt"),
+    file!("python", "README.md"),
+    file!("python", "gitignore" => ".gitignore"),
+];
+
+const JS: &[TemplateFile] = &[
+    file!("js", "plugin.js"),
+    file!("js", "package.json"),
+    file!("js", "package-lock.json"),
+    file!("js", "README.md"),
+    file!("js", "gitignore" => ".gitignore"),
+];
+
 /// The wit-bindgen version the Rust starter depends on: the one the reference
 /// plugin is built with (a test compares it with the workspace's).
 pub(super) const WIT_BINDGEN: &str = "0.61";
@@ -45,8 +60,8 @@ pub(super) const WIT_BINDGEN: &str = "0.61";
 pub(super) fn files(lang: Lang) -> &'static [TemplateFile] {
     match lang {
         Lang::Rust => RUST,
-        Lang::Python => RUST,
-        Lang::Js => RUST,
+        Lang::Python => PYTHON,
+        Lang::Js => JS,
     }
 }
 
