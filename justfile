@@ -68,13 +68,20 @@ call *ARGS: setup
     cargo run -q -p records-host -- call {{ARGS}}
 
 # Run the benchmark harness (release build) and write target/bench/results.json; builds the
-# 18 MB Python plugin with componentize-py (from PyPI) for the large-plugin scenario.
+# 18 MB Python example plugin with componentize-py (from PyPI, into the work tree) for
+# the large-plugin scenario.
 [group('bench')]
 bench *ARGS: setup
-    python3 -m venv target/bench/venv
-    target/bench/venv/bin/pip install -q componentize-py==0.25.1
-    cd host/benches/python-plugin && {{justfile_directory()}}/target/bench/venv/bin/componentize-py -d {{justfile_directory()}}/wit -w plugin componentize app -o {{justfile_directory()}}/target/bench/python-plugin.wasm
-    cargo bench -p records-host --bench records -- --python-plugin {{justfile_directory()}}/target/bench/python-plugin.wasm --json {{justfile_directory()}}/target/bench/results.json {{ARGS}}
+    python3 -m venv examples/plugins/python/.venv
+    examples/plugins/python/.venv/bin/pip install -q -r examples/plugins/python/requirements.txt
+    cd examples/plugins/python && .venv/bin/componentize-py -d wit -w counters-plugin componentize app -o plugin.wasm
+    cargo bench -p records-host --bench records -- --python-plugin {{justfile_directory()}}/examples/plugins/python/plugin.wasm --json {{justfile_directory()}}/target/bench/results.json {{ARGS}}
+
+# The reference, Python and JavaScript plugins side by side (size, compile,
+# instantiate, warm calls, CLI first and warm call); builds the examples first.
+[group('bench')]
+bench-plugins: plugins
+    cargo bench -p records-host --bench plugins -- --plugin reference={{justfile_directory()}}/target/guests/wasm32-wasip2/guest/records_guest.wasm --plugin python={{justfile_directory()}}/examples/plugins/python/plugin.wasm --plugin js={{justfile_directory()}}/examples/plugins/js/plugin.wasm
 
 # The PostgreSQL scenarios against a throwaway cluster (.ci/postgres-cluster); prints
 # the cluster's synchronous_commit and fsync with the figures.

@@ -5,7 +5,7 @@
 //! `cargo bench -p records-host --bench records -- --quick` for a short run.
 //! Options: `--quick`, `--json PATH` (default `target/bench/results.json`),
 //! `--only a,b` (scenario names), `--python-plugin PATH` (an 18 MB componentize-py
-//! component; `just bench` builds one from `benches/python-plugin/`).
+//! component; `just bench` builds `examples/plugins/python`).
 //!
 //! Multi-process scenarios run this same binary as worker processes
 //! (`--worker ...`), started together behind a go-file barrier. Every write
