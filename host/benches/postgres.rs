@@ -8,12 +8,14 @@
 //! `RECORDS_HOST_BENCH_POSTGRES=postgresql://... cargo bench -p records-host --bench postgres`
 //! against a server whose user may create databases. `--quick` for a short run.
 //! The multi-process scenario runs this same binary as worker processes
-//! (`--worker URL N`), started together behind a go-file barrier; afterwards it
+//! (`--worker URL N CACHE GO`, `benches/common/workers.rs`), started together
+//! behind a go-file barrier; afterwards it
 //! checks that the table holds exactly the rows written.
 
-use std::io::{BufRead, BufReader, Write};
+#[path = "common/workers.rs"]
+mod workers;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -232,50 +234,22 @@ impl NativeProtocol {
 fn contention(url: &str, n: usize, cache: &Path) -> Result<()> {
     const PROCESSES: usize = 8;
     let dir = tempfile::tempdir()?;
-    let go = dir.path().join("go");
-    let mut workers = Vec::new();
-    for _ in 0..PROCESSES {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["--worker", url, &n.to_string()])
-            .arg(&go)
-            .arg(cache)
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().context("stdout")?).read_line(&mut line)?;
-        if line.trim() != "ready" {
-            bail!("a worker did not start: {line}");
-        }
-        workers.push(child);
-    }
-    std::fs::File::create(&go)?;
-    let start = Instant::now();
-    let (mut written, mut timeouts, mut latencies) = (0usize, 0u64, Vec::new());
-    for child in workers {
-        let output = child.wait_with_output()?;
-        if !output.status.success() {
-            bail!(
-                "a worker failed: {}",
-                String::from_utf8_lossy(&output.stdout)
-            );
-        }
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let mut fields = line.split_whitespace();
-            match fields.next() {
-                Some("done") => {
-                    written += fields.next().context("ok")?.parse::<usize>()?;
-                    timeouts += fields.next().context("timeouts")?.parse::<u64>()?;
-                }
-                Some("lat") => latencies.extend(
-                    fields
-                        .map(str::parse::<u64>)
-                        .collect::<Result<Vec<_>, _>>()?,
-                ),
-                _ => {}
-            }
-        }
-    }
-    let elapsed = start.elapsed();
+    let reports = workers::run_workers(PROCESSES, &dir.path().join("go"), |_| {
+        vec![
+            "--worker".into(),
+            url.into(),
+            n.to_string().into(),
+            cache.into(),
+        ]
+    })?;
+    // The writing window: from the first worker's first write to the last worker's
+    // last write (process start-up, the barrier and exit are not writing time).
+    let first_start = reports.iter().map(|r| r.start_ns).min().unwrap_or(0);
+    let last_end = reports.iter().map(|r| r.end_ns).max().unwrap_or(0);
+    let elapsed = Duration::from_nanos(u64::try_from(last_end.saturating_sub(first_start))?);
+    let written: usize = reports.iter().map(|r| r.ok).sum();
+    let timeouts: u64 = reports.iter().map(|r| r.timeouts).sum();
+    let mut latencies: Vec<u64> = reports.into_iter().flat_map(|r| r.latencies).collect();
     check_rows(url, "records_host", written)?;
     latencies.sort_unstable();
     report(
@@ -290,38 +264,20 @@ fn contention(url: &str, n: usize, cache: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A worker process: `--worker URL N GO CACHE`.
+/// A worker process: `--worker URL N CACHE GO`.
 fn worker(args: &[String]) -> Result<()> {
-    let [url, n, go, cache] = args else {
+    let [url, n, cache, go] = args else {
         bail!("worker arguments")
     };
-    let (n, go) = (n.parse::<usize>()?, PathBuf::from(go));
     let runtime = Runtime::builder().cache_dir(cache).build()?;
     let mut instance = runtime
         .load_reference()?
         .instantiate(Database::open(url.as_str())?)?;
-    println!("ready");
-    std::io::stdout().flush()?;
-    while !go.exists() {
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    let (mut ok, mut timeouts) = (0usize, 0u64);
-    let mut latencies = Vec::with_capacity(n);
-    for i in 0..n {
-        let t = Instant::now();
+    workers::work(n.parse()?, Path::new(go), |i| {
         match instance.create_record("worker", i as i64) {
-            Ok(_) => ok += 1,
-            Err(Error::Record(RecordError::LockTimeout(_))) => timeouts += 1,
-            Err(e) => return Err(e.into()),
+            Ok(_) => Ok(true),
+            Err(Error::Record(RecordError::LockTimeout(_))) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        latencies.push(t.elapsed().as_micros() as u64 * 1000);
-    }
-    let mut out = std::io::stdout().lock();
-    write!(out, "lat")?;
-    for l in latencies {
-        write!(out, " {l}")?;
-    }
-    writeln!(out)?;
-    writeln!(out, "done {ok} {timeouts}")?;
-    Ok(())
+    })
 }
