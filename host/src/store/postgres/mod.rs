@@ -217,6 +217,7 @@ impl PgStore {
             location: self.location.clone(),
             room: Mutex::new(room),
             deadline,
+            idle_timeout: Mutex::new(idle.unwrap_or(self.txn_deadline)),
             open: true,
         })
     }

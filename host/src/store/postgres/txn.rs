@@ -2,7 +2,7 @@
 //! schema's advisory lock from its first statement to its end.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::Writer;
 use super::connection::{ConnHandle, Prepared};
@@ -10,6 +10,11 @@ use super::error::statement_error;
 use crate::error::RecordError;
 use crate::location::PgLocation;
 use crate::util::locked;
+
+/// How far past the host's deadline the server may end a frozen host's
+/// transaction: the server's idle timeout is brought back to the time left once it
+/// would overshoot by more.
+const IDLE_SLACK: Duration = Duration::from_millis(50);
 
 /// An open write transaction on a PostgreSQL store, holding the schema's lock.
 /// However it ends (commit, rollback, drop), what was not committed is rolled
@@ -20,8 +25,12 @@ pub(crate) struct Txn {
     pub(super) location: PgLocation,
     /// The size limit and the table's estimated size, which each insert grows.
     pub(super) room: Mutex<Option<(u64, u64)>>,
-    /// When the host rolls it back; each statement tells the server the time left.
+    /// When the host rolls it back.
     pub(super) deadline: Option<Instant>,
+    /// The server's `idle_in_transaction_session_timeout` for it, as last set: the
+    /// server ends the transaction (and so frees the lock) when it stays idle that
+    /// long after a statement, which is what frees the lock when the host is frozen.
+    pub(super) idle_timeout: Mutex<Duration>,
     pub(super) open: bool,
 }
 
@@ -45,12 +54,19 @@ impl Txn {
         let mut conn = locked(&self.conn);
         if let Some(at) = self.deadline {
             let left = at.saturating_duration_since(Instant::now());
-            conn.client
-                .batch_execute(&format!(
-                    "SET LOCAL idle_in_transaction_session_timeout = {}",
-                    left.as_millis().clamp(1, i32::MAX as u128)
-                ))
-                .map_err(|e| statement_error(&self.location, &e))?;
+            let mut idle = locked(&self.idle_timeout);
+            // After this statement the server would end the transaction `idle` after
+            // it; tell it the time left only once that overshoots the host's deadline
+            // by more than the slack, not before every statement (a round trip each).
+            if *idle > left + IDLE_SLACK {
+                conn.client
+                    .batch_execute(&format!(
+                        "SET LOCAL idle_in_transaction_session_timeout = {}",
+                        left.as_millis().clamp(1, i32::MAX as u128)
+                    ))
+                    .map_err(|e| statement_error(&self.location, &e))?;
+                *idle = left;
+            }
         }
         let mut room = locked(&self.room);
         let mut writer = Writer::new(&mut conn.client, &self.prepared, &self.location, *room);
