@@ -57,6 +57,15 @@
 //! of a backend's writer, which only that backend's held lock hands out, so none
 //! runs without the lock.
 //!
+//! Around that core: [`conformance`] checks that a plugin keeps the contract
+//! (`records-host check`), [`contract`] is the WIT package itself (`records-host
+//! wit`), and [`frontend`] turns text (WAVE call expressions, JSON) into calls and
+//! results, for the CLI and the HTTP service.
+//!
+//! Features: `reference-plugin` (default) builds `guest/` for `wasm32-wasip2` and
+//! embeds it (`REFERENCE_PLUGIN`, `Runtime::load_reference`); without it the
+//! library needs no wasm target.
+//!
 //! Who is untrusted, and what holds against them: a plugin cannot outrun its time
 //! limit (computing, sleeping, blocking in WASI or waiting for the lock), its
 //! memory or fuel, or reach anything but the store; a file that another local
