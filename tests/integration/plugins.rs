@@ -321,3 +321,16 @@ fn new_validates_the_name_for_the_language() {
 fn read_wit() -> String {
     std::fs::read_to_string(wit_dir().join("records.wit")).unwrap()
 }
+
+#[test]
+fn check_of_a_file_it_cannot_read_is_one_line_and_exit_1() {
+    let env = Env::new();
+    for path in ["/nonexistent/plugin.wasm", "/tmp"] {
+        let output = bin(&env, &["check", path]);
+        assert_exit(&output, 1);
+        assert_eq!(stdout(&output), "", "no table for {path}");
+        let err = stderr(&output);
+        assert!(err.starts_with("records-host: cannot load plugin"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}

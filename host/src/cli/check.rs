@@ -30,7 +30,7 @@ pub(crate) struct Check {
 impl Check {
     pub(crate) fn execute(&self) -> anyhow::Result<u8> {
         let runtime = self.compile.runtime()?;
-        let report = conformance::check_file(&runtime, &self.plugin);
+        let report = conformance::check_file(&runtime, &self.plugin)?;
         if self.json {
             println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
         } else {

@@ -75,21 +75,24 @@ impl Report {
 /// A named behaviour check: `Ok(detail)` when the plugin passed it.
 type Check = (&'static str, fn(&mut Session) -> Result<String, String>);
 
-/// Loads the plugin file at `path` with `runtime` (so with its limits) and runs
-/// every check that applies to the world it targets.
-pub fn check_file(runtime: &Runtime, path: &std::path::Path) -> Report {
-    let plugin_name = path
-        .file_stem()
-        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-    match runtime.load_file(path) {
+/// Reads the plugin file at `path`, loads it with `runtime` (so with its limits)
+/// and runs every check that applies to the world it targets. A component that
+/// does not compile or link is a failed check, not an error.
+///
+/// # Errors
+/// [`Error::LoadPlugin`] when the file cannot be read (missing, not a regular
+/// file, over the size limit).
+pub fn check_file(runtime: &Runtime, path: &std::path::Path) -> Result<Report, Error> {
+    let (name, wasm) = runtime.read_file(path)?;
+    Ok(match runtime.load(&name, &wasm) {
         Ok(plugin) => check(&plugin),
         Err(err) => Report {
-            plugin: plugin_name,
+            plugin: name,
             world: None,
-            checks: unloadable(&err),
             // The load error is escaped by the runtime already.
+            checks: unloadable(&err),
         },
-    }
+    })
 }
 
 /// Runs every check that applies to `plugin`'s world.

@@ -176,6 +176,13 @@ impl Runtime {
     /// # Errors
     /// [`Error::LoadPlugin`] when the file cannot be read or loaded.
     pub fn load_file(&self, path: &Path) -> Result<Plugin, Error> {
+        let (name, wasm) = self.read_file(path)?;
+        self.load(&name, &wasm)
+    }
+
+    /// A plugin file's name (its stem) and bytes, read as [`load_file`](Self::load_file)
+    /// reads it.
+    pub(crate) fn read_file(&self, path: &Path) -> Result<(String, Vec<u8>), Error> {
         let name = path.file_stem().map_or_else(
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),
@@ -186,7 +193,7 @@ impl Runtime {
                 reason,
             }
         })?;
-        self.load(&name, &wasm)
+        Ok((name, wasm))
     }
 
     /// Loads the embedded reference plugin (feature `reference-plugin`).
