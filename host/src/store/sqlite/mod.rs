@@ -32,9 +32,11 @@ use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
 use crate::util::locked;
 
-/// How long SQLite itself retries a busy database (`PRAGMA busy_timeout`). Writers
-/// are already serialized by the flock; this covers WAL checkpoints and foreign
-/// writers that do not use the lock.
+/// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);
+/// it retries as long as a writer waits for the write lock when that is longer.
+/// Writers are already serialized by the flock; this covers what happens outside
+/// it: a connection's last close checkpointing the WAL while others open the
+/// database, and foreign writers that do not use the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// An open SQLite store and its write lock. One connection: its operations take
@@ -75,7 +77,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let mut conn = Connection::open_with_flags(&path, flags)?;
         trace_sql(&mut conn)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.busy_timeout(lock_timeout.max(BUSY_TIMEOUT))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let lock = WriteLock::for_database(&path, lock_timeout);
         schema::prepare(&conn, &lock, label, &path)

@@ -42,6 +42,12 @@ impl From<rusqlite::Error> for RecordError {
 pub(crate) fn name_busy_holder(conn: &Connection, err: RecordError) -> RecordError {
     match err {
         RecordError::LockTimeout(timeout) if timeout.holder == SQLITE_BUSY => {
+            let waited = conn
+                .pragma_query_value(None, "busy_timeout", |row| row.get::<_, i64>(0))
+                .map_or(timeout.waited, |ms| {
+                    std::time::Duration::from_millis(ms.unsigned_abs())
+                });
+            let timeout = LockTimeout { waited, ..timeout };
             let holder = conn
                 .path()
                 .filter(|path| !path.is_empty())

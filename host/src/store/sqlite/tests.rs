@@ -285,6 +285,29 @@ fn a_directory_as_database_is_one_clear_error() {
     );
 }
 
+/// SQLite's own busy wait lasts as long as the write lock's timeout: a database
+/// busy outside the lock for 1 s (under load, the last connection's checkpoint
+/// while others open it) does not fail a writer that may wait 3 s. With a fixed
+/// 500 ms busy timeout this failed, as `eight_processes_incrementing...` did in CI.
+#[test]
+fn a_busy_database_is_waited_for_as_long_as_the_lock_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DatabaseOptions {
+        lock_timeout: Duration::from_secs(3),
+        ..DatabaseOptions::default()
+    };
+    let db = Database::open_with(dir.path().join("app.db"), options).unwrap();
+    assert_eq!(pragma::<i64>(&db, "busy_timeout"), 3000);
+    let foreign = Connection::open(dir.path().join("app.db")).unwrap();
+    foreign.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1000));
+        foreign.execute_batch("COMMIT").unwrap();
+    });
+    assert_eq!(db.insert("after a busy second", 1).unwrap(), 1);
+    release.join().unwrap();
+}
+
 /// A database held by a process outside records-host's lock (here, a plain
 /// connection with an open write transaction) is a lock timeout, not a storage
 /// failure: the caller may retry.
