@@ -93,10 +93,14 @@ pub enum Error {
     /// A tenant name was not valid; nothing was created.
     #[error(transparent)]
     InvalidTenant(#[from] InvalidTenantName),
-    /// A call named a function the plugin does not export, or gave arguments that
-    /// do not fit its signature.
+    /// A call's name fits several exports (qualify it as `interface#function`),
+    /// its expression does not parse, or its arguments do not fit the signature.
     #[error("bad call: {0}")]
     BadCall(String),
+    /// A call named a function the plugin does not export; the message lists what
+    /// it does export.
+    #[error("{0}")]
+    NoSuchFunction(String),
     /// The wasm engine could not be set up.
     #[error("engine: {0}")]
     Engine(String),

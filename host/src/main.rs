@@ -6,6 +6,6 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    cli::init_tracing();
+    cli::init_tracing(&cli);
     cli.run()
 }

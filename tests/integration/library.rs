@@ -134,7 +134,7 @@ fn wave_calls_reach_any_export() {
     );
     assert!(matches!(
         wave::call(&mut plugin, "no-such-function()"),
-        Err(Error::BadCall(_))
+        Err(Error::NoSuchFunction(_))
     ));
     assert!(matches!(
         wave::call(&mut plugin, "get-record(\"one\")"),

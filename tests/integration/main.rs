@@ -14,6 +14,7 @@ mod plugins;
 mod postgres;
 mod sandbox;
 mod scripts;
+mod serve;
 mod support;
 mod tenants;
 mod time_limits;

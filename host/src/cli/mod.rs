@@ -11,6 +11,7 @@ mod demo;
 mod lock_status;
 mod new;
 mod run_script;
+mod serve;
 mod target;
 mod wit;
 
@@ -25,6 +26,7 @@ use self::demo::Demo;
 use self::lock_status::LockStatusCmd;
 use self::new::New;
 use self::run_script::RunScript;
+use self::serve::{Serve, Token};
 use self::wit::Wit;
 
 /// The exit codes, as documented in `--help` and the README.
@@ -82,6 +84,10 @@ enum Command {
     Run(RunScript),
     /// Say whether the write lock is free or held, and by whom.
     LockStatus(LockStatusCmd),
+    /// Serve the plugin to many tenants over HTTP, each with its own token.
+    Serve(Serve),
+    /// Make a tenant's token for `serve`: print it once, append its hash to FILE.
+    Token(Token),
     /// Create a starter plugin project in Rust, Python or JavaScript.
     New(New),
     /// Print the WIT contract this binary implements, or write it to a directory.
@@ -99,6 +105,8 @@ impl Cli {
             Command::Run(cmd) => cmd.execute(),
             Command::LockStatus(cmd) => cmd.execute(),
             Command::New(cmd) => cmd.execute(),
+            Command::Serve(cmd) => cmd.execute(),
+            Command::Token(cmd) => cmd.execute(),
             Command::Wit(cmd) => cmd.execute(),
         };
         ExitCode::from(result.unwrap_or_else(|err| report(&err)))
@@ -128,7 +136,7 @@ fn report(err: &anyhow::Error) -> u8 {
             eprintln!("records-host: {timeout}");
             exit::TEMPFAIL
         }
-        Some(Error::BadCall(_)) => {
+        Some(Error::BadCall(_) | Error::NoSuchFunction(_)) => {
             eprintln!("records-host: {err:#}");
             exit::USAGE
         }
@@ -139,13 +147,16 @@ fn report(err: &anyhow::Error) -> u8 {
     }
 }
 
-/// Sends `tracing` output to stderr when `RUST_LOG` is set; silent otherwise.
-pub fn init_tracing() {
-    if std::env::var_os("RUST_LOG").is_none() {
-        return;
-    }
+/// Sends `tracing` output to stderr when `RUST_LOG` is set; silent otherwise, but
+/// `serve` logs its requests (`records_host=info`) unless `RUST_LOG` says otherwise.
+pub fn init_tracing(cli: &Cli) {
+    let filter = match (std::env::var("RUST_LOG"), &cli.command) {
+        (Ok(filter), _) => filter,
+        (Err(_), Command::Serve(_)) => "records_host=info".to_string(),
+        (Err(_), _) => return,
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
         .init();
 }

@@ -7,6 +7,7 @@
 //! this module is the one place text becomes those values and back.
 
 pub mod json;
+pub mod json_args;
 mod outcome;
 pub mod wave;
 

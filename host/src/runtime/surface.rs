@@ -91,7 +91,7 @@ pub(crate) fn resolve(exports: &[ExportedFunc], name: &str) -> Result<ExportedFu
         .collect();
     match matching.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(Error::BadCall(format!(
+        [] => Err(Error::NoSuchFunction(format!(
             "the plugin exports no function `{name}`; it exports: {}",
             list(exports.iter())
         ))),
@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn unknown_names_list_what_exists() {
-        let Err(Error::BadCall(msg)) = resolve(&exports(), "nope") else {
+        let Err(Error::NoSuchFunction(msg)) = resolve(&exports(), "nope") else {
             panic!("expected an error");
         };
         assert!(

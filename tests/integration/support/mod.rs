@@ -12,9 +12,11 @@ use records_host::{
 
 pub mod helpers;
 pub mod postgres;
+pub mod server;
 
 pub use helpers::{spawn_lock_holder, spawn_raw_flock_holder};
 pub use postgres::PgDatabase;
+pub use server::{Answer, Server};
 
 /// The `records-host` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_records-host");

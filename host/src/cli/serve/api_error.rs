@@ -1,0 +1,114 @@
+//! Every non-200 answer of the service, and its status, decided in one place.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use records_host::{Error, RecordError};
+use serde_json::json;
+
+/// Seconds a client is told to wait before retrying a 503.
+const RETRY_AFTER_SECS: &str = "1";
+
+/// Why a request got no 200.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// 400: the body, the arguments or the tenant name is malformed.
+    BadRequest(String),
+    /// 401: no token, or a token no tenant has.
+    Unauthorized,
+    /// 403: a valid token of another tenant.
+    Forbidden,
+    /// 404: the plugin exports no such function.
+    NotFound(String),
+    /// 413: the body is over the limit.
+    TooLarge,
+    /// 500: the plugin was stopped (trap, time, memory, fuel), or the host failed.
+    Internal(String),
+    /// 503: the write lock or the call slots are taken; retry.
+    Busy(String),
+}
+
+impl ApiError {
+    /// The status this error is answered with.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Self::Unauthorized => "a valid bearer token is required",
+            Self::Forbidden => "this token is not valid for this tenant",
+            Self::TooLarge => "the body is over 1 MiB",
+            Self::BadRequest(msg) | Self::NotFound(msg) | Self::Internal(msg) | Self::Busy(msg) => {
+                msg
+            }
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let text = records_host_one_line(&err);
+        match err {
+            Error::NoSuchFunction(_) => Self::NotFound(text),
+            Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(text),
+            Error::Record(RecordError::LockTimeout(_))
+            | Error::OpenDatabase {
+                source: RecordError::LockTimeout(_),
+                ..
+            } => Self::Busy(text),
+            _ => Self::Internal(text),
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn records_host_one_line(err: &Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut response = (status, Json(json!({ "error": self.message() }))).into_response();
+        let headers = response.headers_mut();
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
+            }
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A 503 for an `err(lock-timeout(..))` result: the body is the result itself.
+pub(crate) fn retry_later(body: serde_json::Value) -> Response {
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    response
+}

@@ -1,0 +1,169 @@
+//! Per-tenant credentials: the tokens file (`<tenant> <sha256 hex of the token>`
+//! per line), minting a token, and checking a presented one in constant time.
+//!
+//! Only hashes are stored, so the file is not a secret worth stealing; a token
+//! is 256 bits from the OS, shown once when it is made.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use records_host::TenantName;
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+/// What a presented token may do for the tenant it asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The token is this tenant's.
+    Granted,
+    /// The token is valid, but another tenant's.
+    OtherTenant,
+    /// No tenant has this token.
+    Unknown,
+}
+
+/// The loaded tokens file.
+#[derive(Debug, Default)]
+pub(crate) struct Tokens {
+    entries: Vec<(TenantName, [u8; 32])>,
+}
+
+impl Tokens {
+    /// Reads `path`: one `<tenant> <64 hex digits>` per line; blank lines and
+    /// lines starting with `#` are skipped.
+    ///
+    /// # Errors
+    /// When the file cannot be read, or a line is malformed (its number is named,
+    /// never its content).
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("cannot read the tokens file {}", path.display()))?;
+        let mut entries = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let parsed = line.split_once(' ').and_then(|(tenant, hash)| {
+                Some((TenantName::new(tenant).ok()?, parse_hash(hash.trim())?))
+            });
+            let Some(entry) = parsed else {
+                bail!(
+                    "{} line {}: expected `<tenant> <sha256 hex of the token>`",
+                    path.display(),
+                    number + 1
+                );
+            };
+            entries.push(entry);
+        }
+        Ok(Self { entries })
+    }
+
+    /// How many tokens are loaded.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// What `token` may do for `tenant`. Every entry is compared, in constant
+    /// time, whatever matches: the time taken says nothing about which did.
+    pub(crate) fn access(&self, token: &str, tenant: &TenantName) -> Access {
+        let presented = hash(token);
+        let (mut any, mut own) = (Choice::from(0), Choice::from(0));
+        for (owner, stored) in &self.entries {
+            let same = stored.ct_eq(&presented);
+            any |= same;
+            own |= same & Choice::from(u8::from(owner == tenant));
+        }
+        if bool::from(own) {
+            Access::Granted
+        } else if bool::from(any) {
+            Access::OtherTenant
+        } else {
+            Access::Unknown
+        }
+    }
+}
+
+/// Makes a token for `tenant`, appends its hash to `path` (created with mode
+/// 0600 when missing) and returns the token, which is stored nowhere.
+///
+/// # Errors
+/// When the OS has no randomness to give or the file cannot be written.
+pub(crate) fn mint(path: &Path, tenant: &TenantName) -> anyhow::Result<String> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    let token = format!("rht_{}", hex(&secret));
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open the tokens file {}", path.display()))?;
+    writeln!(file, "{tenant} {}", hex(&hash(&token)))
+        .with_context(|| format!("cannot write the tokens file {}", path.display()))?;
+    Ok(token)
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(name: &str) -> TenantName {
+        TenantName::new(name).unwrap()
+    }
+
+    #[test]
+    fn minted_tokens_grant_their_tenant_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        let a = mint(&file, &tenant("acme")).unwrap();
+        let b = mint(&file, &tenant("globex")).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 4 + 64, "256 bits");
+        let text = fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(&a[4..]), "the token itself is not stored");
+        let tokens = Tokens::load(&file).unwrap();
+        assert_eq!(tokens.len(), 2);
+        assert_eq!(tokens.access(&a, &tenant("acme")), Access::Granted);
+        assert_eq!(tokens.access(&a, &tenant("globex")), Access::OtherTenant);
+        assert_eq!(tokens.access(&b, &tenant("globex")), Access::Granted);
+        assert_eq!(tokens.access("rht_nope", &tenant("acme")), Access::Unknown);
+        assert_eq!(tokens.access("", &tenant("acme")), Access::Unknown);
+    }
+
+    #[test]
+    fn malformed_lines_are_named_by_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        fs::write(&file, "# comment\n\nacme 00\n").unwrap();
+        let err = Tokens::load(&file).unwrap_err().to_string();
+        assert!(
+            err.ends_with("line 3: expected `<tenant> <sha256 hex of the token>`"),
+            "{err}"
+        );
+        fs::write(&file, format!("../x {}\n", "0".repeat(64))).unwrap();
+        assert!(Tokens::load(&file).is_err(), "tenant names are validated");
+    }
+}
