@@ -415,3 +415,71 @@ on_both! {
         }
     }
 }
+
+/// Reads from `stream` until the server closes it; how long that took.
+fn until_closed(mut stream: std::net::TcpStream) -> Duration {
+    use std::io::Read;
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+    start.elapsed()
+}
+
+#[test]
+fn slow_and_stuck_clients_cannot_hold_the_server() {
+    use std::io::Write;
+    let env = Env::new();
+    let server = Server::start(
+        &env,
+        &[
+            "--no-auth",
+            "--read-timeout",
+            "500",
+            "--max-connections",
+            "4",
+        ],
+    );
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let connect = || std::net::TcpStream::connect(&addr).unwrap();
+
+    // Headers that never end, a body that never comes, a connection that never
+    // sends anything: each is closed at the read timeout.
+    let mut headers = connect();
+    headers
+        .write_all(b"POST /v1/tenants/a/call HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let mut body = connect();
+    body.write_all(
+        b"POST /v1/tenants/a/call HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"fun",
+    )
+    .unwrap();
+    let idle = connect();
+    for (what, stream) in [("headers", headers), ("body", body), ("idle", idle)] {
+        let took = until_closed(stream);
+        assert!(
+            took < Duration::from_secs(5),
+            "{what}: closed after {took:?}"
+        );
+    }
+
+    // More stuck connections than the server serves at once: a real client still
+    // gets its answer once the timeout frees their slots.
+    let stuck: Vec<_> = (0..8).map(|_| connect()).collect();
+    let start = Instant::now();
+    expect(
+        &server,
+        "a",
+        "create-record",
+        json!(["after the stall", 1]),
+        json!({"ok": 1}),
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        start.elapsed()
+    );
+    drop(stuck);
+}

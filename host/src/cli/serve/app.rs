@@ -2,7 +2,7 @@
 //! credentials, call slots) that run before a plugin is entered.
 
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +16,7 @@ use records_host::store::lock_status_at;
 use records_host::{LockStatus, PluginHost, TenantHome, TenantName};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::api_error::{ApiError, retry_later};
 use super::tokens::{Access, Tokens};
@@ -41,12 +42,13 @@ pub(crate) struct AppState {
 }
 
 /// The service's routes.
-pub(crate) fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>, body_timeout: Duration) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/v1/tenants/{tenant}/call", post(call))
         .route("/v1/tenants/{tenant}/lock", get(lock))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .with_state(state)
 }
 

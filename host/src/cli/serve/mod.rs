@@ -10,6 +10,7 @@
 
 mod api_error;
 mod app;
+mod listener;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 
 use self::app::{AppState, Auth};
+use self::listener::ConnectionLimits;
 use self::tokens::Tokens;
 use super::args::CompileArgs;
 use super::{UsageError, exit};
@@ -66,6 +68,17 @@ pub(crate) struct Serve {
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_concurrent: u32,
+
+    /// How many client connections are served at once; more wait to be accepted.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+
+    /// How long a request's headers, and then its body, may take to arrive, in
+    /// milliseconds; also how long a kept-alive connection may stay idle.
+    #[arg(long, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    read_timeout: u64,
 
     /// How long a write waits for a tenant's write lock, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500,
@@ -116,7 +129,12 @@ impl Serve {
             .max_blocking_threads(self.max_concurrent as usize + 16)
             .build()
             .context("cannot start the async runtime")?;
-        let result = runtime.block_on(self.run(state.clone()));
+        let limits = ConnectionLimits {
+            max_connections: self.max_connections as usize,
+            header_timeout: Duration::from_millis(self.read_timeout),
+            grace,
+        };
+        let result = runtime.block_on(self.run(state.clone(), limits));
         runtime.shutdown_timeout(grace);
         // Last, outside the async runtime: PostgreSQL's blocking client may not be
         // dropped inside it.
@@ -124,7 +142,7 @@ impl Serve {
         result
     }
 
-    async fn run(&self, state: Arc<AppState>) -> anyhow::Result<u8> {
+    async fn run(&self, state: Arc<AppState>, limits: ConnectionLimits) -> anyhow::Result<u8> {
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
@@ -136,11 +154,8 @@ impl Serve {
                 tokens.clone(),
             ));
         }
-        let app = app::router(state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("the server failed")?;
+        let app = app::router(state, limits.header_timeout);
+        listener::serve(listener, app, limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(exit::OK)
     }
