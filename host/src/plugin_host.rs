@@ -12,13 +12,22 @@
 //! database (a schema each, see [`TenantHome`]). On PostgreSQL the host keeps a
 //! bounded pool of connections shared by all threads and tenants; a connection the
 //! server closed is replaced rather than handed out again.
+//!
+//! With [`PluginHost::keep_open`], idle tenant databases are kept open in a
+//! bounded least-recently-used cache instead of being opened for every call: ten
+//! thousand tenants then cost at most that many open databases (and their file
+//! descriptors), and a busy tenant's calls skip the open.
 
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
 
 use crate::error::Error;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
 use crate::tenant::TenantName;
+use crate::util::locked;
 
 /// How many PostgreSQL connections a host keeps at most, by default: calls beyond
 /// that many at once wait for a connection (up to 10 s).
@@ -36,6 +45,8 @@ struct Inner {
     db_options: DatabaseOptions,
     /// Connections to the PostgreSQL home, when it is one.
     pool: Option<Pool>,
+    /// Idle tenant databases, one per tenant at most, when kept open.
+    open: Option<Mutex<LruCache<TenantName, Database>>>,
 }
 
 impl PluginHost {
@@ -74,8 +85,43 @@ impl PluginHost {
                 home,
                 db_options,
                 pool,
+                open: None,
             }),
         }
+    }
+
+    /// Keeps up to `max` idle SQLite tenant databases open between calls, the
+    /// least recently used closed first (0: open one per call, the default). A
+    /// database is put back only after a call that ended normally; one whose plugin
+    /// was stopped is closed. At most `max` plus the calls running at once are open.
+    ///
+    /// On PostgreSQL nothing is kept: an open tenant database holds one of the
+    /// pool's connections, so the pool is what stays open, and `max` idle
+    /// databases would starve the calls of connections.
+    #[must_use]
+    pub fn keep_open(self, max: usize) -> Self {
+        let inner = &self.inner;
+        let max = match inner.home {
+            TenantHome::Directory(_) => max,
+            TenantHome::Postgres(_) => 0,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                plugin: inner.plugin.clone(),
+                home: inner.home.clone(),
+                db_options: inner.db_options.clone(),
+                pool: inner.pool.clone(),
+                open: NonZeroUsize::new(max).map(|max| Mutex::new(LruCache::new(max))),
+            }),
+        }
+    }
+
+    /// How many idle tenant databases are open now.
+    pub fn open_databases(&self) -> usize {
+        self.inner
+            .open
+            .as_ref()
+            .map_or(0, |open| locked(open).len())
     }
 
     /// The plugin every call runs.
@@ -116,14 +162,40 @@ impl PluginHost {
         tenant: &TenantName,
         call: impl FnOnce(&mut PluginInstance) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let location = self.inner.home.location(tenant);
-        let db = Database::open_from(
-            location,
+        let db = self.take_database(tenant)?;
+        let mut instance = self.inner.plugin.instantiate_for(db, tenant)?;
+        let result = call(&mut instance);
+        if !result.as_ref().is_err_and(Error::stopped_the_plugin) {
+            self.put_back(tenant, instance.into_database());
+        }
+        result
+    }
+
+    /// The tenant's idle database, or a newly opened one.
+    fn take_database(&self, tenant: &TenantName) -> Result<Database, Error> {
+        if let Some(db) = self
+            .inner
+            .open
+            .as_ref()
+            .and_then(|open| locked(open).pop(tenant))
+        {
+            return Ok(db);
+        }
+        Database::open_from(
+            self.inner.home.location(tenant),
             self.inner.db_options.clone(),
             self.inner.pool.as_ref(),
-        )?;
-        let mut instance = self.inner.plugin.instantiate_for(db, tenant)?;
-        call(&mut instance)
+        )
+    }
+
+    /// Keeps `db` for the tenant's next call, when databases are kept open.
+    fn put_back(&self, tenant: &TenantName, db: Database) {
+        let Some(open) = &self.inner.open else {
+            return;
+        };
+        // Closed outside the lock: the evicted (or surplus) database, if any.
+        let closed = locked(open).push(tenant.clone(), db);
+        drop(closed);
     }
 }
 

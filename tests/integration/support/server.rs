@@ -121,6 +121,11 @@ impl Server {
         answer(request.call().expect("HTTP request"))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the server wrote on stderr so far (its log).
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()

@@ -80,6 +80,12 @@ pub(crate) struct Serve {
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     read_timeout: u64,
 
+    /// How many idle tenant databases are kept open between calls (least recently
+    /// used closed first); 0 opens one per call.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    max_open_dbs: u32,
+
     /// How long a write waits for a tenant's write lock, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
@@ -119,11 +125,13 @@ impl Serve {
         // lets every call that started finish.
         let grace = plugin.limits().timeout + Duration::from_secs(2);
         let state = Arc::new(AppState {
-            host: PluginHost::with_options(plugin, home.clone(), options),
+            host: PluginHost::with_options(plugin, home.clone(), options)
+                .keep_open(self.max_open_dbs as usize),
             home,
             auth,
             slots: Arc::new(Semaphore::new(self.max_concurrent as usize)),
         });
+        raise_descriptor_limit();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .max_blocking_threads(self.max_concurrent as usize + 16)
@@ -158,6 +166,34 @@ impl Serve {
         listener::serve(listener, app, limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(exit::OK)
+    }
+}
+
+/// Raises the soft limit on open file descriptors to the hard limit: each open
+/// tenant database holds a few, and the default soft limit (often 1024) would cap
+/// `--max-open-dbs` long before memory does.
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid, exclusively borrowed rlimit.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+        }
+    };
+    if raised {
+        tracing::debug!(
+            limit = limit.rlim_cur,
+            "open file limit raised to the hard limit"
+        );
+    } else {
+        tracing::warn!(
+            "could not raise the open file limit: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
