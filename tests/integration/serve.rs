@@ -171,6 +171,24 @@ fn every_error_status_is_the_documented_one() {
     );
 
     assert_eq!(server.get("/healthz", None).status, 200);
+    let metrics = server.get("/metrics", None).text;
+    for line in [
+        "records_host_calls_total{function=\"-\",outcome=\"bad_request\"} 8",
+        "records_host_calls_total{function=\"-\",outcome=\"not_found\"} 1",
+        "records_host_calls_total{function=\"-\",outcome=\"too_large\"} 1",
+        "records_host_calls_total{function=\"create-record\",outcome=\"lock_timeout\"} 1",
+        "records_host_calls_total{function=\"create-record\",outcome=\"ok\"} 1",
+        "records_host_lock_timeouts_total 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in:\n{metrics}"
+        );
+    }
+    assert!(
+        !metrics.contains("acme") && !metrics.contains("no-such-function"),
+        "{metrics}"
+    );
     let lock = server.get("/v1/tenants/acme/lock", None);
     assert_eq!((lock.status, lock.body), (200, json!({"state": "free"})));
     let _held = env.hold_tenant_lock("acme");

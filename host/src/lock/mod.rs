@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 use fs4::FileExt;
 
 pub use self::error::{LockError, LockTimeout};
-pub use self::metrics::LockMetrics;
+pub use self::metrics::{LockMetrics, process_lock_metrics};
 pub(crate) use self::metrics::{Metrics, metrics_for};
 
 use self::backoff::Backoff;

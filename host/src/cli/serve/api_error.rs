@@ -22,9 +22,13 @@ pub(crate) enum ApiError {
     NotFound(String),
     /// 413: the body is over the limit.
     TooLarge,
-    /// 500: the plugin was stopped (trap, time, memory, fuel), or the host failed.
+    /// 500: the plugin was stopped (trap, time, memory, fuel).
+    Stopped(String),
+    /// 500: the host failed (a database it could not open, ...).
     Internal(String),
-    /// 503: the write lock or the call slots are taken; retry.
+    /// 503: the tenant's write lock stayed taken; retry.
+    LockTimeout(String),
+    /// 503: every call slot is taken; retry.
     Busy(String),
 }
 
@@ -37,8 +41,23 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Stopped(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::LockTimeout(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The outcome label of `/metrics`.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::TooLarge => "too_large",
+            Self::Stopped(_) => "stopped",
+            Self::Internal(_) => "failed",
+            Self::LockTimeout(_) => "lock_timeout",
+            Self::Busy(_) => "busy",
         }
     }
 
@@ -47,9 +66,12 @@ impl ApiError {
             Self::Unauthorized => "a valid bearer token is required",
             Self::Forbidden => "this token is not valid for this tenant",
             Self::TooLarge => "the body is over 1 MiB",
-            Self::BadRequest(msg) | Self::NotFound(msg) | Self::Internal(msg) | Self::Busy(msg) => {
-                msg
-            }
+            Self::BadRequest(msg)
+            | Self::NotFound(msg)
+            | Self::Stopped(msg)
+            | Self::Internal(msg)
+            | Self::LockTimeout(msg)
+            | Self::Busy(msg) => msg,
         }
     }
 }
@@ -57,6 +79,9 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let text = records_host_one_line(&err);
+        if err.stopped_the_plugin() {
+            return Self::Stopped(text);
+        }
         match err {
             Error::NoSuchFunction(_) => Self::NotFound(text),
             Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(text),
@@ -64,7 +89,7 @@ impl From<Error> for ApiError {
             | Error::OpenDatabase {
                 source: RecordError::LockTimeout(_),
                 ..
-            } => Self::Busy(text),
+            } => Self::LockTimeout(text),
             _ => Self::Internal(text),
         }
     }

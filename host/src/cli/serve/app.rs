@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::api_error::{ApiError, retry_later};
+use super::metrics::Metrics;
 use super::tokens::{Access, Tokens};
 
 /// The largest request body accepted (413 beyond).
@@ -39,12 +40,14 @@ pub(crate) struct AppState {
     pub(crate) auth: Auth,
     /// One permit per call allowed to run at once (`--max-concurrent`).
     pub(crate) slots: Arc<Semaphore>,
+    pub(crate) metrics: Metrics,
 }
 
 /// The service's routes.
 pub(crate) fn router(state: Arc<AppState>, body_timeout: Duration) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
         .route("/v1/tenants/{tenant}/call", post(call))
         .route("/v1/tenants/{tenant}/lock", get(lock))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -67,10 +70,19 @@ async fn call(
         }
         Err(rejection) => Err((String::new(), ApiError::BadRequest(rejection.body_text()))),
     };
-    let (function, response) = match outcome {
-        Ok((function, response)) => (function, response),
-        Err((function, err)) => (function, err.into_response()),
+    let (function, outcome, response) = match outcome {
+        Ok((function, outcome, response)) => (function, outcome, response),
+        Err((function, err)) => (function, err.outcome(), err.into_response()),
     };
+    let reached = matches!(outcome, "ok" | "err" | "lock_timeout" | "stopped");
+    let label = if reached && !function.is_empty() {
+        function.as_str()
+    } else {
+        "-"
+    };
+    state
+        .metrics
+        .observe(label, outcome, start.elapsed().as_secs_f64());
     tracing::info!(
         tenant = %records_host_escape(&tenant),
         function = %records_host_escape(&function),
@@ -83,12 +95,15 @@ async fn call(
 
 type Failed = (String, ApiError);
 
+/// The function called, the outcome label of `/metrics`, and the response.
+type Answered = (String, &'static str, Response);
+
 async fn call_inner(
     state: &Arc<AppState>,
     tenant: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(String, Response), Failed> {
+) -> Result<Answered, Failed> {
     let no_function = |err| (String::new(), err);
     let tenant = authorize(state, tenant, headers).map_err(no_function)?;
     let request: Value = serde_json::from_slice(body)
@@ -124,17 +139,34 @@ async fn call_inner(
     })
     .await
     .map_err(|e| fail(ApiError::Internal(format!("the call's thread failed: {e}"))))?;
-    let results = outcome.map_err(|e| fail(e.into()))?;
+    let results = outcome.map_err(|e| {
+        state.metrics.observe_stop(&e);
+        fail(e.into())
+    })?;
     let body = match results.as_slice() {
         [] => Value::Null,
         [one] => to_json(one),
         many => Value::Array(many.iter().map(to_json).collect()),
     };
-    let response = match Outcome::of(&results) {
-        Outcome::LockTimeout(_) => retry_later(body),
-        Outcome::Ok | Outcome::Err => (StatusCode::OK, axum::Json(body)).into_response(),
+    let (outcome, response) = match Outcome::of(&results) {
+        Outcome::LockTimeout(_) => ("lock_timeout", retry_later(body)),
+        Outcome::Ok => ("ok", (StatusCode::OK, axum::Json(body)).into_response()),
+        Outcome::Err => ("err", (StatusCode::OK, axum::Json(body)).into_response()),
     };
-    Ok((function, response))
+    Ok((function, outcome, response))
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(state.host.open_databases());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// `GET /v1/tenants/{tenant}/lock`: `{"state": "free"}` or `{"state": "held",

@@ -11,6 +11,7 @@
 mod api_error;
 mod app;
 mod listener;
+mod metrics;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -130,6 +131,7 @@ impl Serve {
             home,
             auth,
             slots: Arc::new(Semaphore::new(self.max_concurrent as usize)),
+            metrics: metrics::Metrics::new(),
         });
         raise_descriptor_limit();
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,153 @@
+//! `GET /metrics`: Prometheus text (OpenMetrics) of the service, with no tenant
+//! names in it: calls by function and outcome, their latency, plugins stopped by
+//! cause, lock acquisitions, waits and timeouts, and open databases.
+//!
+//! Function labels are recorded only for calls that reached the plugin, so the
+//! label set is bounded by what the plugin exports, not by what clients send.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use records_host::Error;
+use records_host::lock::process_lock_metrics;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    function: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StopLabels {
+    cause: String,
+}
+
+/// The service's counters, and the registry that renders them.
+pub(crate) struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Histogram,
+    stops: Family<StopLabels, Counter>,
+    lock_acquisitions: Counter,
+    lock_contended: Counter,
+    lock_timeouts: Counter,
+    lock_wait_seconds: Counter<f64>,
+    open_databases: Gauge,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("records_host");
+        let calls = Family::<CallLabels, Counter>::default();
+        registry.register("calls", "Calls by function and outcome", calls.clone());
+        let latency = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        registry.register(
+            "call_duration_seconds",
+            "Time from request to response of a call",
+            latency.clone(),
+        );
+        let stops = Family::<StopLabels, Counter>::default();
+        registry.register(
+            "plugin_stops",
+            "Plugin calls stopped, by cause (time, memory, fuel, trap)",
+            stops.clone(),
+        );
+        let lock_acquisitions = Counter::default();
+        registry.register(
+            "lock_acquisitions",
+            "Write lock acquisitions",
+            lock_acquisitions.clone(),
+        );
+        let lock_contended = Counter::default();
+        registry.register(
+            "lock_contended",
+            "Write lock acquisitions that had to wait",
+            lock_contended.clone(),
+        );
+        let lock_timeouts = Counter::default();
+        registry.register(
+            "lock_timeouts",
+            "Writes that gave up waiting for the lock",
+            lock_timeouts.clone(),
+        );
+        let lock_wait_seconds = Counter::<f64>::default();
+        registry.register(
+            "lock_wait_seconds",
+            "Time spent waiting for write locks",
+            lock_wait_seconds.clone(),
+        );
+        let open_databases = Gauge::default();
+        registry.register(
+            "open_databases",
+            "Idle tenant databases kept open",
+            open_databases.clone(),
+        );
+        Self {
+            registry,
+            calls,
+            latency,
+            stops,
+            lock_acquisitions,
+            lock_contended,
+            lock_timeouts,
+            lock_wait_seconds,
+            open_databases,
+        }
+    }
+
+    /// Counts one call: its function (`-` when it did not reach the plugin), its
+    /// outcome and how long it took.
+    pub(crate) fn observe(&self, function: &str, outcome: &str, seconds: f64) {
+        let labels = CallLabels {
+            function: function.to_string(),
+            outcome: outcome.to_string(),
+        };
+        self.calls.get_or_create(&labels).inc();
+        self.latency.observe(seconds);
+    }
+
+    /// Counts a plugin the host stopped, when `err` is one.
+    pub(crate) fn observe_stop(&self, err: &Error) {
+        let cause = match err {
+            Error::TimeLimit { .. } => "time",
+            Error::MemoryLimit { .. } => "memory",
+            Error::FuelExhausted { .. } => "fuel",
+            Error::Trap(_) => "trap",
+            _ => return,
+        };
+        let labels = StopLabels {
+            cause: cause.to_string(),
+        };
+        self.stops.get_or_create(&labels).inc();
+    }
+
+    /// The text a scrape gets, with the lock counters and open databases read now.
+    pub(crate) fn render(&self, open_databases: usize) -> String {
+        let lock = process_lock_metrics();
+        catch_up(&self.lock_acquisitions, lock.acquisitions);
+        catch_up(&self.lock_contended, lock.contended);
+        catch_up(&self.lock_timeouts, lock.timeouts);
+        let waited = lock.total_wait.as_secs_f64() - self.lock_wait_seconds.get();
+        if waited > 0.0 {
+            self.lock_wait_seconds.inc_by(waited);
+        }
+        self.open_databases
+            .set(i64::try_from(open_databases).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        // Writing to a String does not fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Advances `counter` to the process-wide `total` (which only grows).
+fn catch_up(counter: &Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
+    }
+}
