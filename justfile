@@ -83,6 +83,12 @@ bench *ARGS: setup
 bench-plugins: plugins
     cargo bench -p records-host --bench plugins -- --plugin reference={{justfile_directory()}}/target/guests/wasm32-wasip2/guest/records_guest.wasm --plugin python={{justfile_directory()}}/examples/plugins/python/plugin.wasm --plugin js={{justfile_directory()}}/examples/plugins/js/plugin.wasm
 
+# records-host serve under load (64 connections from a client process; 1, 1,000
+# and 10,000 tenants) against in-process PluginHost calls in the same run.
+[group('bench')]
+bench-serve *ARGS: setup
+    cargo bench -p records-host --bench serve -- {{ARGS}}
+
 # The PostgreSQL scenarios against a throwaway cluster (.ci/postgres-cluster); prints
 # the cluster's synchronous_commit and fsync with the figures.
 [group('bench')]

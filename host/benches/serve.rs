@@ -1,0 +1,326 @@
+//! `records-host serve` under load, against the same calls made in-process in the
+//! same run: 64 connections from a separate client process on loopback (this
+//! binary again, `--client`, ureq with keep-alive), 1 tenant, then 1,000 and
+//! 10,000 tenants round-robin; and the server's peak RSS.
+//!
+//! Run: `just bench-serve` (= `cargo bench -p records-host --bench serve`);
+//! `-- --quick` for 2 s per scenario instead of 5.
+//!
+//! The in-process baseline is `PluginHost::call` from as many threads as the
+//! client has connections, over the same kind of tenant database (kept open, as
+//! the server keeps them).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use records_host::{Database, PluginHost, Runtime, TenantName};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_records-host");
+const CONNECTIONS: usize = 64;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--client") {
+        return client(&args[1..]);
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let seconds = if quick { 2 } else { 5 };
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    println!("records-host serve bench, {CONNECTIONS} connections, {seconds} s per scenario");
+
+    prepare_tenants(&data, 10_000)?;
+    let cache = dir.path().join("cache");
+    let plugin = Runtime::builder()
+        .cache_dir(&cache)
+        .build()?
+        .load_reference()?;
+    let host = PluginHost::new(plugin, data.as_path()).keep_open(1024);
+    let embedded_get = in_process(&host, "get", seconds)?;
+    let embedded_create = in_process(&host, "create", seconds)?;
+    drop(host);
+
+    let server = Server::start(&data, &cache)?;
+    let get1 = server.load("get-record", 1, seconds)?;
+    let create1 = server.load("create-record", 1, seconds)?;
+    let get1000 = server.load("get-record", 1_000, seconds)?;
+    let get10000 = server.load("get-record", 10_000, seconds)?;
+    let rss = server.peak_rss_kib()?;
+    drop(server);
+
+    for (name, run) in [
+        ("in-process get-record, 1 tenant", &embedded_get),
+        ("in-process create-record, 1 tenant", &embedded_create),
+        ("http get-record, 1 tenant", &get1),
+        ("http create-record, 1 tenant", &create1),
+        ("http get-record, 1,000 tenants", &get1000),
+        ("http get-record, 10,000 tenants", &get10000),
+    ] {
+        println!("{name:<38} {run}");
+    }
+    let ratio = |a: &Run, b: &Run| a.rate() / b.rate();
+    println!(
+        "get-record over HTTP / in-process: {:.3}x (target >= 0.6x)",
+        ratio(&get1, &embedded_get)
+    );
+    println!(
+        "create-record over HTTP / in-process: {:.3}x (target >= 0.6x)",
+        ratio(&create1, &embedded_create)
+    );
+    println!(
+        "1,000 tenants / 1 tenant: {:.3}x (target >= 0.8x)",
+        ratio(&get1000, &get1)
+    );
+    println!(
+        "10,000 tenants / 1 tenant: {:.3}x (target >= 0.5x)",
+        ratio(&get10000, &get1)
+    );
+    println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
+    Ok(())
+}
+
+/// Tenants `t0..count`, each with record 1 (`get-record(1)` finds it).
+fn prepare_tenants(data: &Path, count: usize) -> Result<()> {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                s.spawn(move || -> Result<()> {
+                    for t in (w..count).step_by(2) {
+                        let tenant = TenantName::new(&format!("t{t}"))?;
+                        let db = Database::open(tenant.database_path(data))?;
+                        if db.count()? == 0 {
+                            db.insert("bench", 1)?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().map_err(|_| anyhow::anyhow!("panicked"))?)
+    })?;
+    println!(
+        "{count} tenants prepared in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Calls made, errors, and how long they took.
+struct Run {
+    calls: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> u64 {
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((p / 100.0) * n as f64).ceil() as usize;
+        self.latencies_us[rank.clamp(1, n) - 1]
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  max {:>7} us  errors {}",
+            self.rate(),
+            self.percentile(50.0),
+            self.percentile(99.0),
+            self.percentile(100.0),
+            self.errors
+        )
+    }
+}
+
+/// `PluginHost::call` from `CONNECTIONS` threads on tenant `t0` for `seconds`.
+fn in_process(host: &PluginHost, kind: &str, seconds: u64) -> Result<Run> {
+    let tenant = TenantName::new("t0")?;
+    run_threads(seconds, |_, _| {
+        let outcome = match kind {
+            "get" => host.call(&tenant, |p| p.get_record(1).map(drop)),
+            _ => host.call(&tenant, |p| p.create_record("bench", 2).map(drop)),
+        };
+        outcome.is_ok()
+    })
+}
+
+/// Runs `op(thread, i)` on `CONNECTIONS` threads until `seconds` pass.
+fn run_threads(seconds: u64, op: impl Fn(usize, u64) -> bool + Sync) -> Result<Run> {
+    let stop = AtomicBool::new(false);
+    let errors = AtomicU64::new(0);
+    let start = Instant::now();
+    let mut latencies_us: Vec<u64> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..CONNECTIONS)
+            .map(|t| {
+                let (stop, errors, op) = (&stop, &errors, &op);
+                s.spawn(move || {
+                    let mut latencies = Vec::new();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let t0 = Instant::now();
+                        if !op(t, i) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        latencies.push(t0.elapsed().as_micros() as u64);
+                        i += 1;
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(seconds));
+        stop.store(true, Ordering::Relaxed);
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    latencies_us.sort_unstable();
+    Ok(Run {
+        calls: latencies_us.len() as u64,
+        errors: errors.into_inner(),
+        elapsed,
+        latencies_us,
+    })
+}
+
+/// `--client URL FUNCTION TENANTS SECONDS`: the load, from its own process; prints
+/// one line per call's latency in microseconds, then `done CALLS ERRORS NANOS`.
+fn client(args: &[String]) -> Result<()> {
+    let [url, function, tenants, seconds] = args else {
+        bail!("--client URL FUNCTION TENANTS SECONDS")
+    };
+    let tenants: usize = tenants.parse()?;
+    let run = run_threads(seconds.parse()?, |thread, i| {
+        thread_local! {
+            static AGENT: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+        }
+        let tenant = (thread + i as usize * CONNECTIONS) % tenants;
+        let args = match function.as_str() {
+            "create-record" => json!(["bench", 2]),
+            _ => json!([1]),
+        };
+        let body = json!({ "function": function, "args": args });
+        AGENT.with(|agent| {
+            agent
+                .post(format!("{url}/v1/tenants/t{tenant}/call"))
+                .send_json(&body)
+                .is_ok_and(|r| r.status() == 200)
+        })
+    })?;
+    let mut out = String::new();
+    for l in &run.latencies_us {
+        out.push_str(&format!("{l}\n"));
+    }
+    out.push_str(&format!(
+        "done {} {} {}\n",
+        run.calls,
+        run.errors,
+        run.elapsed.as_nanos()
+    ));
+    print!("{out}");
+    Ok(())
+}
+
+/// The server process.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path, cache: &Path) -> Result<Self> {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-auth"])
+            .arg("--data-dir")
+            .arg(data)
+            .args(["--max-concurrent", &CONNECTIONS.to_string()])
+            .env("RECORDS_HOST_CACHE_DIR", cache)
+            .env("RUST_LOG", "records_host=warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().context("stdout")?).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .context("serve did not start")?
+            .to_string();
+        Ok(Self { child, url })
+    }
+
+    /// Runs the client process against the server.
+    fn load(&self, function: &str, tenants: usize, seconds: u64) -> Result<Run> {
+        let output = Command::new(std::env::current_exe()?)
+            .args(["--client", &self.url, function])
+            .arg(tenants.to_string())
+            .arg(seconds.to_string())
+            .output()?;
+        if !output.status.success() {
+            bail!("client failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let text = String::from_utf8(output.stdout)?;
+        let mut latencies_us = Vec::new();
+        let mut summary = None;
+        for line in text.lines() {
+            match line.strip_prefix("done ") {
+                Some(done) => summary = Some(done.to_string()),
+                None => latencies_us.push(line.parse()?),
+            }
+        }
+        let summary = summary.context("no summary")?;
+        let mut fields = summary.split_whitespace();
+        let mut next = || fields.next().context("short summary");
+        let (calls, errors, nanos): (u64, u64, u64) =
+            (next()?.parse()?, next()?.parse()?, next()?.parse()?);
+        Ok(Run {
+            calls,
+            errors,
+            elapsed: Duration::from_nanos(nanos),
+            latencies_us,
+        })
+    }
+
+    /// The server's peak resident set (`VmHWM`), in KiB.
+    fn peak_rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .context("no VmHWM")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("VmHWM value")?
+            .parse()?)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
