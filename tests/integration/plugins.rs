@@ -230,6 +230,8 @@ fn new_creates_a_rust_project_with_the_contract_and_the_reference_rules() {
             ".gitignore",
             "Cargo.toml",
             "README.md",
+            "src/component.rs",
+            "src/component/exports.rs",
             "src/lib.rs",
             "src/rules.rs",
             "wit/records.wit"
@@ -244,13 +246,28 @@ fn new_creates_a_rust_project_with_the_contract_and_the_reference_rules() {
         std::fs::read_to_string(guest_rules).unwrap()
     );
     assert!(read("Cargo.toml").contains("name = \"my-plugin\""));
-    let lib = read("src/lib.rs");
-    assert!(lib.contains("world: \"counters-plugin\""), "{lib}");
-    assert!(lib.contains("impl Counters for Plugin"), "{lib}");
-    assert!(
-        !lib.contains("{{"),
-        "every placeholder and marker is gone: {lib}"
+    let glue = read("src/component.rs");
+    assert!(glue.contains("world: \"counters-plugin\""), "{glue}");
+    let exports = read("src/component/exports.rs");
+    assert!(exports.contains("impl Counters for Plugin"), "{exports}");
+    let guest_exports =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/src/component/exports.rs");
+    let guest_exports = std::fs::read_to_string(guest_exports).unwrap();
+    let without_markers: String = guest_exports
+        .lines()
+        .filter(|line| !line.contains("counters}}"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(
+        exports, without_markers,
+        "the reference plugin's exports, markers gone"
     );
+    for text in [&glue, &exports, &read("src/lib.rs")] {
+        assert!(
+            !text.contains("{{"),
+            "every placeholder and marker is gone: {text}"
+        );
+    }
     assert!(read("README.md").contains("target/wasm32-wasip2/release/my_plugin.wasm"));
 }
 
@@ -259,13 +276,15 @@ fn new_leaves_out_counters_for_the_plugin_world() {
     let env = Env::new();
     let output = bin(&env, &["new", "crud", "--dir", "deep/er/crud"]);
     assert_exit(&output, 0);
-    let lib = std::fs::read_to_string(env.dir.path().join("deep/er/crud/src/lib.rs")).unwrap();
-    assert!(lib.contains("world: \"plugin\""), "{lib}");
+    let src = env.dir.path().join("deep/er/crud/src");
+    let glue = std::fs::read_to_string(src.join("component.rs")).unwrap();
+    assert!(glue.contains("world: \"plugin\""), "{glue}");
+    let exports = std::fs::read_to_string(src.join("component/exports.rs")).unwrap();
     assert!(
-        !lib.contains("Counters") && !lib.contains("WriteTxn"),
-        "{lib}"
+        !exports.contains("Counters") && !exports.contains("WriteTxn"),
+        "{exports}"
     );
-    assert!(!lib.contains("{{"), "{lib}");
+    assert!(!exports.contains("{{"), "{exports}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The starter projects, embedded in the binary: each file's path in the new
-//! project and its template text. The Rust starter's rules are the reference
-//! plugin's own `rules.rs`, embedded from `guest/`, so the two cannot drift.
+//! project and its template text. The Rust starter's rules and exports are the
+//! reference plugin's own `rules.rs` and `component/exports.rs`, embedded from
+//! `guest/`, so the two cannot drift.
 
 use super::Lang;
 
@@ -31,6 +32,11 @@ const RUST: &[TemplateFile] = &[
     file!("rust", "gitignore" => ".gitignore"),
     file!("rust", "cargo/config.toml" => ".cargo/config.toml"),
     file!("rust", "src/lib.rs"),
+    file!("rust", "src/component.rs"),
+    TemplateFile {
+        path: "src/component/exports.rs",
+        text: include_str!("../../../../guest/src/component/exports.rs"),
+    },
     TemplateFile {
         path: "src/rules.rs",
         text: include_str!("../../../../guest/src/rules.rs"),
