@@ -77,7 +77,9 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let mut conn = Connection::open_with_flags(&path, flags)?;
         trace_sql(&mut conn)?;
-        conn.busy_timeout(lock_timeout.max(BUSY_TIMEOUT))?;
+        // SQLite takes the busy timeout in milliseconds as a C int (about 24 days).
+        let most = Duration::from_millis(i32::MAX.unsigned_abs().into());
+        conn.busy_timeout(lock_timeout.clamp(BUSY_TIMEOUT, most))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let lock = WriteLock::for_database(&path, lock_timeout);
         schema::prepare(&conn, &lock, label, &path)
