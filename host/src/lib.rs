@@ -96,6 +96,7 @@ mod import_error;
 pub mod limits;
 pub mod location;
 pub mod lock;
+mod open_databases;
 mod output;
 pub mod plugin_host;
 mod reaper;

@@ -18,12 +18,10 @@
 //! thousand tenants then cost at most that many open databases (and their file
 //! descriptors), and a busy tenant's calls skip the open.
 
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use lru::LruCache;
-
 use crate::error::Error;
+use crate::open_databases::OpenDatabases;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
 use crate::tenant::TenantName;
@@ -46,7 +44,7 @@ struct Inner {
     /// Connections to the PostgreSQL home, when it is one.
     pool: Option<Pool>,
     /// Idle tenant databases, one per tenant at most, when kept open.
-    open: Option<Mutex<LruCache<TenantName, Database>>>,
+    open: Option<Mutex<OpenDatabases>>,
 }
 
 impl PluginHost {
@@ -90,8 +88,9 @@ impl PluginHost {
         }
     }
 
-    /// Keeps up to `max` idle SQLite tenant databases open between calls, the
-    /// least recently used closed first (0: open one per call, the default). A
+    /// Keeps up to `max` idle SQLite tenant databases open between calls (several
+    /// for a tenant with calls at once), the least recently used tenant's closed
+    /// first (0: open one per call, the default). A
     /// database is put back only after a call that ended normally; one whose plugin
     /// was stopped is closed. At most `max` plus the calls running at once are open.
     ///
@@ -111,7 +110,7 @@ impl PluginHost {
                 home: inner.home.clone(),
                 db_options: inner.db_options.clone(),
                 pool: inner.pool.clone(),
-                open: NonZeroUsize::new(max).map(|max| Mutex::new(LruCache::new(max))),
+                open: (max > 0).then(|| Mutex::new(OpenDatabases::new(max))),
             }),
         }
     }
@@ -177,7 +176,7 @@ impl PluginHost {
             .inner
             .open
             .as_ref()
-            .and_then(|open| locked(open).pop(tenant))
+            .and_then(|open| locked(open).take(tenant))
         {
             return Ok(db);
         }
@@ -194,7 +193,7 @@ impl PluginHost {
             return;
         };
         // Closed outside the lock: the evicted (or surplus) database, if any.
-        let closed = locked(open).push(tenant.clone(), db);
+        let closed = locked(open).put(tenant, db);
         drop(closed);
     }
 }
