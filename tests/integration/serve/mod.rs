@@ -1,0 +1,49 @@
+//! `records-host serve`: a real server process on loopback and a real HTTP client
+//! (`support/server.rs`): the API and its statuses (`api.rs`), who may call and
+//! what clients cannot do to it (`access.rs`), and load: shutdown under writers,
+//! ten thousand tenants (`load.rs`).
+
+mod access;
+mod api;
+mod load;
+
+use records_host::{Database, TenantName};
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+pub(super) fn call(server: &Server, tenant: &str, function: &str, args: Value) -> Answer {
+    server.call(tenant, None, &json!({ "function": function, "args": args }))
+}
+
+/// Calls and expects 200 with exactly `expected` as the body.
+#[track_caller]
+pub(super) fn expect(server: &Server, tenant: &str, function: &str, args: Value, expected: Value) {
+    let answer = call(server, tenant, function, args.clone());
+    assert_eq!(
+        (answer.status, &answer.body),
+        (200, &expected),
+        "{function}({args}): {}",
+        answer.text
+    );
+}
+
+/// Every record of `db`, page by page.
+pub(super) fn all_records(db: &Database) -> Vec<records_host::Record> {
+    let mut all: Vec<records_host::Record> = Vec::new();
+    loop {
+        let page = db.scan(all.last().map(|r| r.id), 1000).unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+pub(super) fn tenant_db(env: &Env, tenant: &str) -> Database {
+    Database::open(
+        env.tenant_home()
+            .location(&TenantName::new(tenant).unwrap()),
+    )
+    .unwrap()
+}
