@@ -12,7 +12,7 @@ pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `text` with every control character escaped (`\u{1b}`, `\n`, ...), so that text
 /// from an untrusted source (a lock file, a plugin's name, a process name) printed
 /// on a terminal can neither inject escape sequences nor break a one-line message.
-pub(crate) fn escape_control(text: &str) -> String {
+pub fn escape_control(text: &str) -> String {
     if !text.chars().any(char::is_control) {
         return text.to_string();
     }
@@ -29,7 +29,7 @@ pub(crate) fn escape_control(text: &str) -> String {
 
 /// An error and its causes on one line, `outer: cause: root cause`, each once: for
 /// errors that must become a string (a WIT `storage` message) without losing why.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(next) = cause {

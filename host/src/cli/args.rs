@@ -45,12 +45,10 @@ impl LimitArgs {
     }
 }
 
-/// Where the database is and how writers wait for its lock.
+/// How writers wait for the write lock and how long a write transaction may stay
+/// open: the database options every command that writes takes.
 #[derive(Debug, Args)]
-pub(crate) struct DbArgs {
-    #[command(flatten)]
-    pub(crate) target: Target,
-
+pub(crate) struct WriteArgs {
     /// How long a write waits for the write lock, in milliseconds (at most a day).
     #[arg(long, value_name = "MS", default_value_t = 500,
           value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
@@ -61,6 +59,26 @@ pub(crate) struct DbArgs {
     #[arg(long, value_name = "MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     txn_deadline: u64,
+}
+
+impl WriteArgs {
+    pub(crate) fn options(&self) -> DatabaseOptions {
+        DatabaseOptions {
+            lock_timeout: Duration::from_millis(self.lock_timeout),
+            txn_deadline: Duration::from_millis(self.txn_deadline),
+            ..DatabaseOptions::default()
+        }
+    }
+}
+
+/// Where the database is and how writers wait for its lock.
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    #[command(flatten)]
+    pub(crate) target: Target,
+
+    #[command(flatten)]
+    writes: WriteArgs,
 
     /// When done, print this process's write-lock metrics to stderr (acquisitions,
     /// contended ones, timeouts, total and longest wait).
@@ -70,12 +88,10 @@ pub(crate) struct DbArgs {
 
 impl DbArgs {
     pub(crate) fn open(&self) -> anyhow::Result<Database> {
-        let options = DatabaseOptions {
-            lock_timeout: Duration::from_millis(self.lock_timeout),
-            txn_deadline: Duration::from_millis(self.txn_deadline),
-            ..DatabaseOptions::default()
-        };
-        Ok(Database::open_with(self.target.location()?, options)?)
+        Ok(Database::open_with(
+            self.target.location()?,
+            self.writes.options(),
+        )?)
     }
 
     /// Runs `command`, then prints this process's metrics of the database's lock

@@ -12,3 +12,6 @@ mod outcome;
 pub mod wave;
 
 pub use self::outcome::Outcome;
+/// What front ends print of untrusted text and of errors: control characters
+/// escaped; an error with its causes on one line.
+pub use crate::util::{error_chain, escape_control};

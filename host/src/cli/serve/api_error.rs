@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use records_host::frontend::error_chain;
 use records_host::{Error, RecordError};
 use serde_json::json;
 
@@ -78,7 +79,7 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
-        let text = records_host_one_line(&err);
+        let text = error_chain(&err).replace('\n', " ");
         if err.stopped_the_plugin() {
             return Self::Stopped(text);
         }
@@ -93,18 +94,6 @@ impl From<Error> for ApiError {
             _ => Self::Internal(text),
         }
     }
-}
-
-/// The error and its causes on one line.
-fn records_host_one_line(err: &Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.replace('\n', " ")
 }
 
 impl IntoResponse for ApiError {

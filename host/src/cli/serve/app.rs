@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use records_host::frontend::{Outcome, json::to_json, json_args};
+use records_host::frontend::{Outcome, escape_control, json::to_json, json_args};
 use records_host::store::lock_status_at;
 use records_host::{LockStatus, PluginHost, TenantHome, TenantName};
 use serde_json::{Value, json};
@@ -84,8 +84,8 @@ async fn call(
         .metrics
         .observe(label, outcome, start.elapsed().as_secs_f64());
     tracing::info!(
-        tenant = %records_host_escape(&tenant),
-        function = %records_host_escape(&function),
+        tenant = %escape_control(&tenant),
+        function = %escape_control(&function),
         status = response.status().as_u16(),
         ms = format_args!("{:.1}", start.elapsed().as_secs_f64() * 1e3),
         "call"
@@ -207,9 +207,4 @@ fn authorize(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<Tena
         Access::OtherTenant => Err(ApiError::Forbidden),
         Access::Unknown => Err(ApiError::Unauthorized),
     }
-}
-
-/// Request text in a log line, control characters escaped.
-fn records_host_escape(text: &str) -> String {
-    text.chars().flat_map(char::escape_debug).collect()
 }

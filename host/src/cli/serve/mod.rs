@@ -21,14 +21,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use records_host::{DatabaseOptions, PluginHost, TenantHome, TenantName};
+use records_host::{PluginHost, TenantHome, TenantName};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 
 use self::app::{AppState, Auth};
 use self::listener::ConnectionLimits;
 use self::tokens::Tokens;
-use super::args::CompileArgs;
+use super::args::{CompileArgs, WriteArgs};
 use super::{UsageError, exit};
 
 /// Serve the plugin to many tenants over HTTP.
@@ -87,10 +87,8 @@ pub(crate) struct Serve {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     max_open_dbs: u32,
 
-    /// How long a write waits for a tenant's write lock, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 500,
-          value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
-    lock_timeout: u64,
+    #[command(flatten)]
+    writes: WriteArgs,
 
     #[command(flatten)]
     compile: CompileArgs,
@@ -118,10 +116,7 @@ impl Serve {
             Some(url) => TenantHome::from(url.as_str()),
             None => TenantHome::Directory(self.data_dir.clone()),
         };
-        let options = DatabaseOptions {
-            lock_timeout: Duration::from_millis(self.lock_timeout),
-            ..DatabaseOptions::default()
-        };
+        let options = self.writes.options();
         // A call's thread is busy for at most its time limit; the grace period
         // lets every call that started finish.
         let grace = plugin.limits().timeout + Duration::from_secs(2);
@@ -223,10 +218,12 @@ async fn reload_on_sighup(path: PathBuf, tokens: Arc<RwLock<Tokens>>) {
     while hangups.recv().await.is_some() {
         match Tokens::load(&path) {
             Ok(fresh) => {
-                tracing::info!(tokens = fresh.len(), "SIGHUP: tokens reloaded");
+                let count = fresh.len();
                 if let Ok(mut current) = tokens.write() {
                     *current = fresh;
                 }
+                // Said once it is true: the new tokens are in use.
+                tracing::info!(tokens = count, "SIGHUP: tokens reloaded");
             }
             Err(e) => tracing::warn!("SIGHUP: tokens not reloaded, keeping the old ones: {e:#}"),
         }
