@@ -88,7 +88,9 @@ impl Tokens {
 }
 
 /// Makes a token for `tenant`, appends its hash to `path` (created with mode
-/// 0600 when missing) and returns the token, which is stored nowhere.
+/// 0600 when missing; a symbolic link there is refused, not followed, so a link
+/// planted in a shared directory cannot redirect the append) and returns the
+/// token, which is stored nowhere.
 ///
 /// # Errors
 /// When the OS has no randomness to give or the file cannot be written.
@@ -100,6 +102,7 @@ pub(crate) fn mint(path: &Path, tenant: &TenantName) -> anyhow::Result<String> {
         .append(true)
         .create(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .with_context(|| format!("cannot open the tokens file {}", path.display()))?;
     writeln!(file, "{tenant} {}", hex(&hash(&token)))
@@ -151,6 +154,17 @@ mod tests {
         assert_eq!(tokens.access(&b, &tenant("globex")), Access::Granted);
         assert_eq!(tokens.access("rht_nope", &tenant("acme")), Access::Unknown);
         assert_eq!(tokens.access("", &tenant("acme")), Access::Unknown);
+    }
+
+    #[test]
+    fn a_planted_symbolic_link_is_not_appended_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, "untouched\n").unwrap();
+        let link = dir.path().join("tokens");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(mint(&link, &tenant("acme")).is_err());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "untouched\n");
     }
 
     #[test]
