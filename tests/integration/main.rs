@@ -7,6 +7,7 @@
 mod cli;
 mod crash;
 mod db_paths;
+mod instance_pool;
 mod library;
 mod lock_files;
 mod multiprocess;

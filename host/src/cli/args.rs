@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use records_host::store::lock_metrics_at;
-use records_host::{Database, DatabaseOptions, Limits, Runtime};
+use records_host::{Database, DatabaseOptions, Limits, Runtime, RuntimeBuilder};
 
 use super::target::Target;
 
@@ -131,7 +131,17 @@ pub(crate) struct CompileArgs {
 
 impl CompileArgs {
     pub(crate) fn runtime(&self) -> anyhow::Result<Runtime> {
-        let mut builder = Runtime::builder()
+        self.runtime_with(Runtime::builder())
+    }
+
+    /// A runtime for a server running up to `instances` calls at once: their
+    /// instances' memory is pooled and reused.
+    pub(crate) fn runtime_pooled(&self, instances: u32) -> anyhow::Result<Runtime> {
+        self.runtime_with(Runtime::builder().instance_pool(instances))
+    }
+
+    fn runtime_with(&self, builder: RuntimeBuilder) -> anyhow::Result<Runtime> {
+        let mut builder = builder
             .limits(self.limits.limits())
             .max_plugin_size(self.max_plugin_size << 20);
         if let Some(dir) = cache_dir().filter(|_| !self.no_cache) {

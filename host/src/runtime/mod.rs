@@ -51,6 +51,7 @@ pub struct RuntimeBuilder {
     cache_dir: Option<PathBuf>,
     limits: Limits,
     max_plugin_size: u64,
+    instance_pool: Option<u32>,
 }
 
 impl Default for RuntimeBuilder {
@@ -59,6 +60,7 @@ impl Default for RuntimeBuilder {
             cache_dir: None,
             limits: Limits::default(),
             max_plugin_size: DEFAULT_MAX_PLUGIN_SIZE,
+            instance_pool: None,
         }
     }
 }
@@ -87,13 +89,29 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Keeps the memory of up to `instances` live plugin instances mapped and
+    /// reuses it from one instance to the next (wasmtime's pooling allocator),
+    /// instead of mapping fresh memory for every instance and unmapping it after.
+    /// For a long-running host that instantiates per call from many threads
+    /// (such as [`PluginHost`](crate::PluginHost)): each `munmap` there makes
+    /// every other core flush its TLB. An instance beyond `instances` at once
+    /// fails with [`Error::Trap`] until another ends, so give at least the
+    /// number of calls that may run at once. It reserves address space (not
+    /// memory) up front: about 4 GiB per linear memory slot, 16 slots per
+    /// instance. Off by default, which suits a process that makes a few
+    /// instances.
+    pub fn instance_pool(mut self, instances: u32) -> Self {
+        self.instance_pool = Some(instances.max(1));
+        self
+    }
+
     /// Creates the engine and links WASI and the store imports.
     ///
     /// # Errors
     /// [`Error::Engine`] when wasmtime cannot create the engine for this host.
     pub fn build(self) -> Result<Runtime, Error> {
         let engine_error = |e: wasmtime::Error| Error::Engine(one_line(&e));
-        let config = engine::config(&self.limits);
+        let config = engine::config(&self.limits, self.instance_pool);
         let engine = Engine::new(&config).map_err(engine_error)?;
         start_epoch_ticker(&engine);
         let mut linker = Linker::new(&engine);

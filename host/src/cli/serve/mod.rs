@@ -107,7 +107,7 @@ impl Serve {
             Some(path) => Auth::Tokens(Arc::new(RwLock::new(Tokens::load(path)?))),
             None => Auth::Open,
         };
-        let runtime = self.compile.runtime()?;
+        let runtime = self.compile.runtime_pooled(self.max_concurrent)?;
         let plugin = match &self.plugin {
             Some(path) => runtime.load_file(path)?,
             None => runtime.load_reference()?,
