@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, FileControl, MAIN_DB, OpenFlags, OptionalExtension, params};
 
 pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::writer::Writer;
@@ -38,6 +38,10 @@ use crate::util::locked;
 /// it: a connection's last close checkpointing the WAL while others open the
 /// database, and foreign writers that do not use the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The most a WAL keeps of its size after a checkpoint while the database is
+/// open (SQLite's default checkpoint leaves it near 4 MiB); closing truncates it.
+const WAL_SIZE_LIMIT: i64 = 4 << 20;
 
 /// An open SQLite store and its write lock. One connection: its operations take
 /// turns on it, and a transaction shares it (so reads through the store while a
@@ -81,6 +85,7 @@ impl SqliteStore {
         let most = Duration::from_millis(i32::MAX.unsigned_abs().into());
         conn.busy_timeout(lock_timeout.clamp(BUSY_TIMEOUT, most))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        keep_wal_files(&conn)?;
         let lock = WriteLock::for_database(&path, lock_timeout);
         schema::prepare(&conn, &lock, label, &path)
             .map_err(|e| sql_error::name_busy_holder(&conn, e))?;
@@ -275,6 +280,18 @@ impl Drop for Txn {
     fn drop(&mut self) {
         let _ = self.end(sql::ROLLBACK);
     }
+}
+
+/// Keeps the `-wal` and `-shm` files when the last connection closes, instead of
+/// deleting them and creating them again at the next open. The close still
+/// checkpoints, so the database file alone holds every committed write, and the
+/// WAL is truncated to nothing (`journal_size_limit`). A server that opens and
+/// closes thousands of tenants' databases otherwise spends its time creating
+/// and deleting those files (ext4 searches its inode bitmaps for every create).
+fn keep_wal_files(conn: &Connection) -> rusqlite::Result<()> {
+    conn.file_control(Some(MAIN_DB), FileControl::PersistWal(&mut 1))?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+    Ok(())
 }
 
 /// Logs every statement with its duration when `records_host::sql=trace` is on

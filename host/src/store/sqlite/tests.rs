@@ -327,3 +327,34 @@ fn a_database_busy_outside_the_lock_is_a_lock_timeout() {
     foreign.execute_batch("ROLLBACK").unwrap();
     db.insert("after", 1).unwrap();
 }
+
+/// Closing the last connection checkpoints but keeps the `-wal` (emptied) and
+/// `-shm` files, so the next open creates no file; the database file alone
+/// holds every committed write.
+#[test]
+fn closing_keeps_the_wal_files_and_leaves_every_write_in_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir);
+    for i in 0..3 {
+        db.insert(&format!("r{i}"), i).unwrap();
+    }
+    drop(db);
+    let wal = dir.path().join("app.db-wal");
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0, "kept, emptied");
+    assert!(dir.path().join("app.db-shm").exists());
+
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("app.db"), copy.path().join("app.db")).unwrap();
+    let alone = Connection::open(copy.path().join("app.db")).unwrap();
+    let count: i64 = alone
+        .query_row("SELECT count(*) FROM records", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(count, 3);
+
+    let reopened = open(&dir);
+    assert_eq!(reopened.count().unwrap(), 3);
+    assert_eq!(
+        pragma::<i64>(&reopened, "journal_size_limit"),
+        WAL_SIZE_LIMIT
+    );
+}
