@@ -5,6 +5,11 @@
 //! database handle of its own (a SQLite connection serves one call at a time), so
 //! keeping only one per tenant would have all but one of them open the database
 //! again. The `lru` crate orders the tenants; this counts the handles.
+//!
+//! Over the bound, a tenant's second and later handles are closed before any
+//! tenant's last one: `max` tenants stay open however their calls overlapped,
+//! so a round-robin over up to `max` tenants never reopens a database (closing
+//! whole tenants there would close the very tenants called next, over and over).
 
 use lru::LruCache;
 
@@ -47,8 +52,9 @@ impl OpenDatabases {
     }
 
     /// Keeps `db` for `tenant`; returns what must be closed to stay within the
-    /// bound (whole least-recently-used tenants), for the caller to drop outside
-    /// its lock.
+    /// bound (surplus handles of the least recently used tenants that have
+    /// several, then whole least-recently-used tenants), for the caller to drop
+    /// outside its lock.
     pub(crate) fn put(&mut self, tenant: &TenantName, db: Database) -> Vec<Database> {
         let handles = self.tenants.get_or_insert_mut(tenant.clone(), Vec::new);
         if handles.len() >= self.max {
@@ -58,6 +64,14 @@ impl OpenDatabases {
         self.idle += 1;
         let mut closed = Vec::new();
         while self.idle > self.max {
+            if self.idle > self.tenants.len()
+                && let Some((_, handles)) = self.tenants.iter_mut().rev().find(|(_, h)| h.len() > 1)
+                && let Some(surplus) = handles.pop()
+            {
+                self.idle -= 1;
+                closed.push(surplus);
+                continue;
+            }
             let Some((_, handles)) = self.tenants.pop_lru() else {
                 break;
             };
@@ -73,7 +87,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn several_handles_per_tenant_and_whole_tenants_evicted_oldest_first() {
+    fn surplus_handles_go_first_then_whole_tenants_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
         let db = |n: usize| Database::open(dir.path().join(format!("{n}.db"))).unwrap();
         let name = |n: &str| TenantName::new(n).unwrap();
@@ -83,12 +97,15 @@ mod tests {
         assert!(open.put(&name("b"), db(3)).is_empty());
         assert_eq!(open.len(), 3);
         let closed = open.put(&name("c"), db(4));
-        assert_eq!(closed.len(), 2, "a, least recently used, is closed whole");
-        assert_eq!(open.len(), 2);
+        assert_eq!(closed.len(), 1, "a's second handle, not a whole tenant");
+        assert_eq!(open.len(), 3);
+        let closed = open.put(&name("d"), db(5));
+        assert_eq!(closed.len(), 1, "a, least recently used, is closed");
         assert!(open.take(&name("a")).is_none());
-        assert!(open.take(&name("b")).is_some());
-        assert!(open.take(&name("b")).is_none());
-        assert!(open.take(&name("c")).is_some());
+        for tenant in ["b", "c", "d"] {
+            assert!(open.take(&name(tenant)).is_some(), "{tenant}");
+            assert!(open.take(&name(tenant)).is_none(), "{tenant}");
+        }
         assert_eq!(open.len(), 0);
         // One tenant never keeps more than the bound.
         let mut one = OpenDatabases::new(1);
