@@ -41,9 +41,7 @@ impl PluginInstance {
     /// [`Error::BadCall`] when no export (or several) has that name; the message
     /// lists what the plugin exports.
     pub fn find_func(&mut self, name: &str) -> Result<ExportFunc, Error> {
-        let component = self.instance_pre().component().component_type();
-        let exports = surface::exported_functions(self.engine(), &component);
-        let export = surface::resolve(&exports, name)?;
+        let export = surface::resolve(self.exports(), name)?;
         let func = self
             .lookup(&export)
             .ok_or_else(|| Error::BadCall(format!("{export} is not a function export")))?;

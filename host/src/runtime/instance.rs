@@ -28,6 +28,8 @@ pub struct PluginInstance {
     name: Arc<str>,
     /// The pre-linked component, to find its typed exports.
     pre: InstancePre<HostState>,
+    /// The plugin's exported functions.
+    exports: Arc<[super::ExportedFunc]>,
     store: Store<HostState>,
     instance: Instance,
     records: Option<records::Guest>,
@@ -40,12 +42,14 @@ impl PluginInstance {
     pub(crate) fn new(
         name: Arc<str>,
         pre: InstancePre<HostState>,
+        exports: Arc<[super::ExportedFunc]>,
         store: Store<HostState>,
         instance: Instance,
     ) -> Self {
         Self {
             name,
             pre,
+            exports,
             store,
             instance,
             records: None,
@@ -59,12 +63,9 @@ impl PluginInstance {
         &self.name
     }
 
-    pub(super) fn instance_pre(&self) -> &InstancePre<HostState> {
-        &self.pre
-    }
-
-    pub(super) fn engine(&self) -> &wasmtime::Engine {
-        self.store.engine()
+    /// The plugin's exported functions.
+    pub(super) fn exports(&self) -> &[super::ExportedFunc] {
+        &self.exports
     }
 
     pub(super) fn store(&self) -> &Store<HostState> {

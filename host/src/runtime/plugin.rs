@@ -23,14 +23,21 @@ pub struct Plugin {
     name: Arc<str>,
     pre: InstancePre<HostState>,
     limits: Limits,
+    /// Its exported functions, listed once: every call by name resolves against
+    /// them.
+    exports: Arc<[ExportedFunc]>,
 }
 
 impl Plugin {
     pub(crate) fn new(name: &str, pre: InstancePre<HostState>, limits: Limits) -> Self {
+        let component = pre.component();
+        let exports =
+            surface::exported_functions(component.engine(), &component.component_type()).into();
         Self {
             name: name.into(),
             pre,
             limits,
+            exports,
         }
     }
 
@@ -48,8 +55,7 @@ impl Plugin {
 
     /// Every function the plugin exports, at the top level or in an interface.
     pub fn exported_functions(&self) -> Vec<ExportedFunc> {
-        let component = self.pre.component();
-        surface::exported_functions(component.engine(), &component.component_type())
+        self.exports.to_vec()
     }
 
     /// The bounds of each call into this plugin.
@@ -94,6 +100,7 @@ impl Plugin {
         Ok(PluginInstance::new(
             self.name.clone(),
             self.pre.clone(),
+            self.exports.clone(),
             store,
             instance,
         ))
