@@ -1,7 +1,10 @@
 //! `records-host serve` under load, against the same calls made in-process in the
-//! same run: 64 connections from a separate client process on loopback (this
-//! binary again, `--client`, ureq with keep-alive), 1 tenant, then 1,000 and
-//! 10,000 tenants round-robin; and the server's peak RSS.
+//! same run: 64 keep-alive connections from a separate client process on
+//! loopback (this binary again, `--client`: one thread, tokio and hyper's client),
+//! 1 tenant, then 1,000 and 10,000 tenants round-robin; and the server's peak
+//! RSS. Each scenario starts with one untimed pass over its tenants, so 1,000
+//! tenants are all held open when the clock starts; 10,000 churn through the
+//! default `--max-open-dbs` (1,024) whatever came before.
 //!
 //! Run: `just bench-serve` (= `cargo bench -p records-host --bench serve`);
 //! `-- --quick` for 2 s per scenario instead of 5.
@@ -229,19 +232,42 @@ fn client(args: &[String]) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs(seconds);
-    let results = runtime.block_on(async {
-        let connections: Vec<_> = (0..CONNECTIONS)
-            .map(|c| tokio::spawn(connection(addr.clone(), c, tenants, body.clone(), deadline)))
+    let (results, elapsed) = runtime.block_on(async {
+        let mut senders = Vec::new();
+        for _ in 0..CONNECTIONS {
+            senders.push(connect(&addr).await?);
+        }
+        // One untimed pass over every tenant first, so that the timed calls
+        // find the databases the cache can hold already open.
+        let warm: Vec<_> = senders
+            .into_iter()
+            .enumerate()
+            .map(|(c, sender)| {
+                let call = Call::new(&addr, c, tenants, body.clone());
+                tokio::spawn(call.run(sender, Until::Rounds(tenants.div_ceil(CONNECTIONS))))
+            })
+            .collect();
+        let mut senders = Vec::new();
+        for w in warm {
+            senders.push(w.await??.0);
+        }
+        let start = Instant::now();
+        let deadline = Until::Deadline(start + Duration::from_secs(seconds));
+        let timed: Vec<_> = senders
+            .into_iter()
+            .enumerate()
+            .map(|(c, sender)| {
+                let call = Call::new(&addr, c, tenants, body.clone());
+                tokio::spawn(call.run(sender, deadline))
+            })
             .collect();
         let mut results = Vec::new();
-        for c in connections {
-            results.push(c.await??);
+        for t in timed {
+            let (_, latencies, failed) = t.await??;
+            results.push((latencies, failed));
         }
-        anyhow::Ok(results)
+        anyhow::Ok((results, start.elapsed()))
     })?;
-    let elapsed = start.elapsed();
     let mut errors = 0;
     let mut out = String::new();
     let mut calls = 0;
@@ -256,41 +282,74 @@ fn client(args: &[String]) -> Result<()> {
     print!("{out}");
     Ok(())
 }
-/// One keep-alive connection calling until `deadline`, tenants round-robin:
-/// each call's latency in microseconds, and how many calls failed (not 200).
-async fn connection(
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// A keep-alive connection to `addr`.
+async fn connect(addr: &str) -> Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// How long a connection keeps calling.
+#[derive(Clone, Copy)]
+enum Until {
+    /// This many calls.
+    Rounds(usize),
+    /// Until then.
+    Deadline(Instant),
+}
+
+/// The calls of connection `index`: tenants `index`, `index + CONNECTIONS`, ...
+/// round-robin, so the connections together call every tenant in turn.
+struct Call {
     addr: String,
     index: usize,
     tenants: usize,
     body: bytes::Bytes,
-    deadline: Instant,
-) -> Result<(Vec<u64>, u64)> {
-    use http_body_util::{BodyExt, Full};
-    let stream = tokio::net::TcpStream::connect(&addr).await?;
-    stream.set_nodelay(true)?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let (mut latencies, mut failed) = (Vec::new(), 0);
-    let mut i = 0;
-    while Instant::now() < deadline {
-        let tenant = (index + i * CONNECTIONS) % tenants;
-        let request = hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
-            .header(hyper::header::HOST, &addr)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body.clone()))?;
-        let t0 = Instant::now();
-        sender.ready().await?;
-        let response = sender.send_request(request).await?;
-        let ok = response.status() == 200;
-        response.into_body().collect().await?;
-        latencies.push(t0.elapsed().as_micros() as u64);
-        if !ok {
-            failed += 1;
+}
+
+impl Call {
+    fn new(addr: &str, index: usize, tenants: usize, body: bytes::Bytes) -> Self {
+        Self {
+            addr: addr.to_string(),
+            index,
+            tenants,
+            body,
         }
-        i += 1;
     }
-    Ok((latencies, failed))
+
+    /// Calls until `until`: the connection back, each call's latency in
+    /// microseconds, and how many calls failed (not 200).
+    async fn run(self, mut sender: Sender, until: Until) -> Result<(Sender, Vec<u64>, u64)> {
+        use http_body_util::{BodyExt, Full};
+        let (mut latencies, mut failed) = (Vec::new(), 0);
+        let mut i = 0;
+        while match until {
+            Until::Rounds(n) => i < n,
+            Until::Deadline(deadline) => Instant::now() < deadline,
+        } {
+            let tenant = (self.index + i * CONNECTIONS) % self.tenants;
+            let request = hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
+                .header(hyper::header::HOST, &self.addr)
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(self.body.clone()))?;
+            let t0 = Instant::now();
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let ok = response.status() == 200;
+            response.into_body().collect().await?;
+            latencies.push(t0.elapsed().as_micros() as u64);
+            if !ok {
+                failed += 1;
+            }
+            i += 1;
+        }
+        Ok((sender, latencies, failed))
+    }
 }
 
 /// The server process.
