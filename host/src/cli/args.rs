@@ -135,9 +135,16 @@ impl CompileArgs {
     }
 
     /// A runtime for a server running up to `instances` calls at once: their
-    /// instances' memory is pooled and reused.
+    /// instances' memory is pooled and reused. Where the pool's address space
+    /// cannot be reserved (a `ulimit -v`), it warns and maps memory per instance.
     pub(crate) fn runtime_pooled(&self, instances: u32) -> anyhow::Result<Runtime> {
-        self.runtime_with(Runtime::builder().instance_pool(instances))
+        match self.runtime_with(Runtime::builder().instance_pool(instances)) {
+            Err(e) if matches!(e.downcast_ref(), Some(records_host::Error::Engine(_))) => {
+                tracing::warn!(error = %e, "no instance pool: each call maps its own memory");
+                self.runtime()
+            }
+            pooled => pooled,
+        }
     }
 
     fn runtime_with(&self, builder: RuntimeBuilder) -> anyhow::Result<Runtime> {

@@ -116,3 +116,30 @@ on_both! {
         assert!(status.success());
     }
 }
+
+/// The instance pool reserves terabytes of address space; under a `ulimit -v`
+/// that forbids it, the server says so once and maps memory per call instead.
+#[test]
+fn without_address_space_for_the_instance_pool_it_serves_from_per_call_memory() {
+    let env = Env::new();
+    let create = json!({"function": "create-record", "args": ["x", 1]});
+    let get = json!({"function": "get-record", "args": [1]});
+
+    let pooled = Server::start(&env, &["--no-auth"]);
+    assert_eq!(pooled.call("a", None, &create).status, 200);
+    assert!(
+        !pooled.log().contains("no instance pool"),
+        "{}",
+        pooled.log()
+    );
+    drop(pooled);
+
+    let limited = Server::start_with_address_space(&env, &["--no-auth"], 16 << 30);
+    let created = limited.call("b", None, &create);
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.body, json!({"ok": 1}));
+    let got = limited.call("b", None, &get);
+    assert_eq!(got.body, json!({"ok": {"id": 1, "name": "x", "value": 1}}));
+    let log = limited.log();
+    assert_eq!(log.matches("no instance pool").count(), 1, "{log}");
+}

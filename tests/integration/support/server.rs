@@ -38,8 +38,40 @@ impl Server {
 
     /// [`start`](Self::start) with environment variables set for the server.
     pub fn start_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Self {
+        Self::start_configured(env, args, |cmd| {
+            cmd.envs(vars.iter().copied());
+        })
+    }
+
+    /// [`start`](Self::start) with at most `bytes` of address space
+    /// (`RLIMIT_AS`, as `ulimit -v` sets it).
+    pub fn start_with_address_space(env: &Env, args: &[&str], bytes: u64) -> Self {
+        use std::os::unix::process::CommandExt;
+        Self::start_configured(env, args, |cmd| {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            // SAFETY: setrlimit is async-signal-safe and only reads `limit`.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        })
+    }
+
+    fn start_configured(
+        env: &Env,
+        args: &[&str],
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Self {
         let mut cmd = command(env.dir.path());
-        cmd.envs(vars.iter().copied());
+        configure(&mut cmd);
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
         match env.pg() {
             Some(pg) => cmd.args(["--db", pg.url()]),
