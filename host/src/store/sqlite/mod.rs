@@ -40,8 +40,11 @@ use crate::util::locked;
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The most a WAL keeps of its size after a checkpoint while the database is
-/// open (SQLite's default checkpoint leaves it near 4 MiB); closing truncates it.
-const WAL_SIZE_LIMIT: i64 = 4 << 20;
+/// open: above the size at which SQLite checkpoints (1,000 pages, just over
+/// 4 MiB with frame headers), so a busy database reuses its WAL instead of
+/// truncating and growing it at every checkpoint. Closing truncates it to
+/// nothing.
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
 /// An open SQLite store and its write lock. One connection: its operations take
 /// turns on it, and a transaction shares it (so reads through the store while a
