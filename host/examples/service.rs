@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use records_host::{Error, Limits, PluginHost, RecordError, Runtime, TenantHome, TenantName};
 
+/// Threads serving requests, each making at most one plugin call at a time.
+const WORKERS: usize = 4;
+
 /// One unit of work, as a request router would hand it over.
 struct Request {
     tenant: TenantName,
@@ -28,19 +31,24 @@ fn main() -> anyhow::Result<()> {
         |arg| TenantHome::from(arg.as_str()),
     );
 
-    // Start-up: compile the plugin once, with the limits every call gets.
+    // Start-up: compile the plugin once, with the limits every call gets, and
+    // pool the memory of as many instances as workers run calls at once.
     let limits = Limits {
         timeout: Duration::from_millis(500),
         max_memory: 32 << 20,
         max_db_size: 64 << 20,
         ..Limits::default()
     };
-    let runtime = Runtime::builder().limits(limits).build()?;
+    let runtime = Runtime::builder()
+        .limits(limits)
+        .instance_pool(WORKERS as u32)
+        .build()?;
     let plugin = match args.next() {
         Some(path) => runtime.load_file(&PathBuf::from(path))?,
         None => runtime.load_reference()?,
     };
-    let host = PluginHost::new(plugin, home);
+    // Idle tenant databases stay open between calls (SQLite; a bounded LRU).
+    let host = PluginHost::new(plugin, home).keep_open(64);
 
     // Requests for three tenants, served by four workers sharing one host.
     let (send, receive) = mpsc::channel::<Request>();
@@ -57,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     drop(send);
 
     std::thread::scope(|scope| {
-        for worker in 0..4 {
+        for worker in 0..WORKERS {
             let (host, receive) = (host.clone(), &receive);
             scope.spawn(move || {
                 while let Ok(request) = receive

@@ -13,6 +13,12 @@
 //! bounded pool of connections shared by all threads and tenants; a connection the
 //! server closed is replaced rather than handed out again.
 //!
+//! For many calls at once, build the plugin's runtime with
+//! [`RuntimeBuilder::instance_pool`](crate::RuntimeBuilder::instance_pool) sized
+//! to the calls that may run at once: instances then reuse pooled memory rather
+//! than mapping and unmapping their own (three times the calls per second under
+//! `records-host serve`'s load, BENCHMARKS.md).
+//!
 //! With [`PluginHost::keep_open`], idle tenant databases are kept open in a
 //! bounded least-recently-used cache instead of being opened for every call: ten
 //! thousand tenants then cost at most that many open databases (and their file
