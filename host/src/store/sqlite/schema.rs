@@ -104,8 +104,16 @@ fn checked_version(conn: &Connection, path: &Path) -> Result<(u32, bool), Record
     Ok((version, marked))
 }
 
-/// Reads (and only reads) what kind of database `conn` has open.
+/// Reads (and only reads) what kind of database `conn` has open, from one
+/// snapshot: the marks and the tables are read in one read transaction, so a
+/// schema another opener commits meanwhile is seen whole or not at all.
 fn classify(conn: &Connection) -> Result<Kind, RecordError> {
+    // Rolled back on drop: it only reads.
+    let snapshot = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+    classify_in(&snapshot)
+}
+
+fn classify_in(conn: &Connection) -> Result<Kind, RecordError> {
     let id: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
     let version: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if id == APPLICATION_ID {
