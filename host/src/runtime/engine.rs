@@ -6,8 +6,9 @@ use wasmtime::{Config, Enabled, InstanceAllocationStrategy, PoolingAllocationCon
 use crate::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES};
 
 /// How much of each pooled linear memory stays mapped and resident between
-/// instances: reset with `memset` (only the pages the last instance touched)
-/// rather than unmapped, so the next instance takes no page faults there.
+/// instances: reset by rewriting the pages the last instance touched (found
+/// with Linux's `PAGEMAP_SCAN`, 6.7 and later; elsewhere all of it) rather than
+/// unmapped, so the next instance takes no page faults there.
 const KEEP_RESIDENT: usize = 4 << 20;
 
 /// The engine configuration for `limits`, with a pool of `instances` instances'

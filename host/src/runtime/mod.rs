@@ -94,7 +94,9 @@ impl RuntimeBuilder {
     /// instead of mapping fresh memory for every instance and unmapping it after.
     /// For a long-running host that instantiates per call from many threads
     /// (such as [`PluginHost`](crate::PluginHost)): each `munmap` there makes
-    /// every other core flush its TLB. An instance beyond `instances` at once
+    /// every other core flush its TLB. Up to 4 MiB of each memory stays
+    /// resident, and only the pages an instance touched are reset after it (on
+    /// Linux 6.7 and later). An instance beyond `instances` at once
     /// fails with [`Error::Trap`] until another ends, so give at least the
     /// number of calls that may run at once. It reserves address space (not
     /// memory) up front: about 4 GiB per linear memory slot, 16 slots per
