@@ -1,0 +1,154 @@
+//! The load generator: `serve --client URL FUNCTION TENANTS SECONDS`, run as a
+//! process of its own so that the server's CPU is the server's.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use super::CONNECTIONS;
+
+/// `--client URL FUNCTION TENANTS SECONDS`: the load, from its own process; prints
+/// one line per call's latency in microseconds, then `done CALLS ERRORS NANOS`.
+///
+/// One thread drives all `CONNECTIONS` keep-alive connections (tokio and hyper's
+/// HTTP/1 client), so the client takes as little of the machine's CPU from the
+/// server as it can: a thread per connection would spend the two cores on
+/// switching between 64 threads.
+pub(crate) fn client(args: &[String]) -> Result<()> {
+    let [url, function, tenants, seconds] = args else {
+        bail!("--client URL FUNCTION TENANTS SECONDS")
+    };
+    let addr = url
+        .strip_prefix("http://")
+        .context("the URL must be http://HOST:PORT")?
+        .to_string();
+    let tenants: usize = tenants.parse()?;
+    let seconds: u64 = seconds.parse()?;
+    let args = match function.as_str() {
+        "create-record" => json!(["bench", 2]),
+        _ => json!([1]),
+    };
+    let body = bytes::Bytes::from(json!({ "function": function, "args": args }).to_string());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (results, elapsed) = runtime.block_on(async {
+        let mut senders = Vec::new();
+        for _ in 0..CONNECTIONS {
+            senders.push(connect(&addr).await?);
+        }
+        // One untimed pass over every tenant first, so that the timed calls
+        // find the databases the cache can hold already open.
+        let warm: Vec<_> = senders
+            .into_iter()
+            .enumerate()
+            .map(|(c, sender)| {
+                let call = Call::new(&addr, c, tenants, body.clone());
+                tokio::spawn(call.run(sender, Until::Rounds(tenants.div_ceil(CONNECTIONS))))
+            })
+            .collect();
+        let mut senders = Vec::new();
+        for w in warm {
+            senders.push(w.await??.0);
+        }
+        let start = Instant::now();
+        let deadline = Until::Deadline(start + Duration::from_secs(seconds));
+        let timed: Vec<_> = senders
+            .into_iter()
+            .enumerate()
+            .map(|(c, sender)| {
+                let call = Call::new(&addr, c, tenants, body.clone());
+                tokio::spawn(call.run(sender, deadline))
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in timed {
+            let (_, latencies, failed) = t.await??;
+            results.push((latencies, failed));
+        }
+        anyhow::Ok((results, start.elapsed()))
+    })?;
+    let mut errors = 0;
+    let mut out = String::new();
+    let mut calls = 0;
+    for (latencies, failed) in results {
+        errors += failed;
+        calls += latencies.len() as u64;
+        for l in latencies {
+            out.push_str(&format!("{l}\n"));
+        }
+    }
+    out.push_str(&format!("done {calls} {errors} {}\n", elapsed.as_nanos()));
+    print!("{out}");
+    Ok(())
+}
+type Sender = hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>;
+
+/// A keep-alive connection to `addr`.
+async fn connect(addr: &str) -> Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// How long a connection keeps calling.
+#[derive(Clone, Copy)]
+enum Until {
+    /// This many calls.
+    Rounds(usize),
+    /// Until then.
+    Deadline(Instant),
+}
+
+/// The calls of connection `index`: tenants `index`, `index + CONNECTIONS`, ...
+/// round-robin, so the connections together call every tenant in turn.
+struct Call {
+    addr: String,
+    index: usize,
+    tenants: usize,
+    body: bytes::Bytes,
+}
+
+impl Call {
+    fn new(addr: &str, index: usize, tenants: usize, body: bytes::Bytes) -> Self {
+        Self {
+            addr: addr.to_string(),
+            index,
+            tenants,
+            body,
+        }
+    }
+
+    /// Calls until `until`: the connection back, each call's latency in
+    /// microseconds, and how many calls failed (not 200).
+    async fn run(self, mut sender: Sender, until: Until) -> Result<(Sender, Vec<u64>, u64)> {
+        use http_body_util::{BodyExt, Full};
+        let (mut latencies, mut failed) = (Vec::new(), 0);
+        let mut i = 0;
+        while match until {
+            Until::Rounds(n) => i < n,
+            Until::Deadline(deadline) => Instant::now() < deadline,
+        } {
+            let tenant = (self.index + i * CONNECTIONS) % self.tenants;
+            let request = hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
+                .header(hyper::header::HOST, &self.addr)
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(Full::new(self.body.clone()))?;
+            let t0 = Instant::now();
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let ok = response.status() == 200;
+            response.into_body().collect().await?;
+            latencies.push(t0.elapsed().as_micros() as u64);
+            if !ok {
+                failed += 1;
+            }
+            i += 1;
+        }
+        Ok((sender, latencies, failed))
+    }
+}
