@@ -12,6 +12,8 @@
 //! behind a go-file barrier; afterwards it
 //! checks that the table holds exactly the rows written.
 
+#[path = "common/stats.rs"]
+mod stats;
 #[path = "common/workers.rs"]
 mod workers;
 
@@ -145,11 +147,7 @@ fn median(runs: &[Run]) -> &Run {
 }
 
 fn percentile_us(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e3
+    stats::percentile(sorted, p) as f64 / 1e3
 }
 
 fn report(name: &str, run: &Run) {

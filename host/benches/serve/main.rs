@@ -23,6 +23,8 @@ use anyhow::{Context, Result, bail};
 use records_host::{Database, PluginHost, Runtime, TenantName};
 
 mod client;
+#[path = "../common/stats.rs"]
+mod stats;
 
 const BIN: &str = env!("CARGO_BIN_EXE_records-host");
 /// Connections of the load (and threads of the in-process baseline).
@@ -133,12 +135,7 @@ impl Run {
     }
 
     fn percentile(&self, p: f64) -> u64 {
-        let n = self.latencies_us.len();
-        if n == 0 {
-            return 0;
-        }
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        self.latencies_us[rank.clamp(1, n) - 1]
+        stats::percentile(&self.latencies_us, p)
     }
 }
 

@@ -165,19 +165,17 @@ fn every_error_status_is_the_documented_one() {
     );
 }
 
+/// A server running the hostile fixture, open to all, with `args` added.
+fn hostile_server(env: &Env, args: &[&str]) -> Server {
+    let mut all = vec!["--no-auth", "--plugin", records_test_fixtures::HOSTILE];
+    all.extend_from_slice(args);
+    Server::start(env, &all)
+}
+
 #[test]
 fn a_stopped_plugin_is_500_and_other_tenants_go_on() {
     let env = Env::new();
-    let server = Server::start(
-        &env,
-        &[
-            "--no-auth",
-            "--plugin",
-            records_test_fixtures::HOSTILE,
-            "--timeout",
-            "1500",
-        ],
-    );
+    let server = hostile_server(&env, &["--timeout", "1500"]);
     std::thread::scope(|s| {
         let server = &server;
         let hostile: Vec<_> = [
@@ -237,16 +235,7 @@ fn a_stopped_plugin_is_500_and_other_tenants_go_on() {
 #[test]
 fn calls_past_max_concurrent_get_503_with_retry_after() {
     let env = Env::new();
-    let server = Server::start(
-        &env,
-        &[
-            "--no-auth",
-            "--plugin",
-            records_test_fixtures::HOSTILE,
-            "--max-concurrent",
-            "1",
-        ],
-    );
+    let server = hostile_server(&env, &["--max-concurrent", "1"]);
     std::thread::scope(|s| {
         let slow = s.spawn(|| call(&server, "a", "sleep", json!([1500])));
         std::thread::sleep(Duration::from_millis(500));
