@@ -1,5 +1,6 @@
 //! The load generator: `serve --client URL FUNCTION TENANTS SECONDS`, run as a
-//! process of its own so that the server's CPU is the server's.
+//! process of its own so that the server's CPU is the server's. FUNCTION
+//! `healthz` calls `GET /healthz` instead: HTTP with no plugin behind it.
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,10 @@ pub(crate) fn client(args: &[String]) -> Result<()> {
         "create-record" => json!(["bench", 2]),
         _ => json!([1]),
     };
-    let body = bytes::Bytes::from(json!({ "function": function, "args": args }).to_string());
+    let body = match function.as_str() {
+        "healthz" => bytes::Bytes::new(),
+        _ => bytes::Bytes::from(json!({ "function": function, "args": args }).to_string()),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -134,10 +138,16 @@ impl Call {
             Until::Deadline(deadline) => Instant::now() < deadline,
         } {
             let tenant = (self.index + i * CONNECTIONS) % self.tenants;
-            let request = hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
-                .header(hyper::header::HOST, &self.addr)
-                .header(hyper::header::CONTENT_TYPE, "application/json")
-                .body(Full::new(self.body.clone()))?;
+            let request = if self.body.is_empty() {
+                hyper::Request::get("/healthz")
+                    .header(hyper::header::HOST, &self.addr)
+                    .body(Full::default())?
+            } else {
+                hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
+                    .header(hyper::header::HOST, &self.addr)
+                    .header(hyper::header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(self.body.clone()))?
+            };
             let t0 = Instant::now();
             sender.ready().await?;
             let response = sender.send_request(request).await?;

@@ -11,7 +11,14 @@
 //!
 //! The in-process baseline is `PluginHost::call` from as many threads as the
 //! client has connections, over the same kind of tenant database (kept open, as
-//! the server keeps them).
+//! the server keeps them), on 1 tenant and round-robin over 10,000.
+//!
+//! Two more figures bound what the server can reach on the machine: `GET
+//! /healthz` (HTTP alone, no plugin), from which the *sum-of-parts bound*
+//! `1 / (1/healthz + 1/in-process)` is what HTTP `get-record` would reach if
+//! the server spent nothing between the HTTP stack and the call; and the
+//! in-process 10,000-tenant ratio, the cost of opening databases with no HTTP
+//! at all.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -21,6 +28,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use records_host::{Database, PluginHost, Runtime, TenantName};
+
+/// The allocator of the `records-host` binary, so that the in-process baseline
+/// runs the same code as the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod client;
 #[path = "../common/stats.rs"]
@@ -51,9 +63,11 @@ fn main() -> Result<()> {
     let host = PluginHost::new(plugin, data.as_path()).keep_open(1024);
     let embedded_get = in_process(&host, "get", seconds)?;
     let embedded_create = in_process(&host, "create", seconds)?;
+    let embedded_get10000 = in_process_round_robin(&host, 10_000, seconds)?;
     drop(host);
 
     let server = Server::start(&data, &cache)?;
+    let healthz = server.load("healthz", 1, seconds)?;
     let get1 = server.load("get-record", 1, seconds)?;
     let create1 = server.load("create-record", 1, seconds)?;
     let get1000 = server.load("get-record", 1_000, seconds)?;
@@ -64,6 +78,8 @@ fn main() -> Result<()> {
     for (name, run) in [
         ("in-process get-record, 1 tenant", &embedded_get),
         ("in-process create-record, 1 tenant", &embedded_create),
+        ("in-process get-record, 10,000 tenants", &embedded_get10000),
+        ("http GET /healthz (no plugin)", &healthz),
         ("http get-record, 1 tenant", &get1),
         ("http create-record, 1 tenant", &create1),
         ("http get-record, 1,000 tenants", &get1000),
@@ -87,6 +103,15 @@ fn main() -> Result<()> {
     println!(
         "10,000 tenants / 1 tenant: {:.3}x (target >= 0.5x)",
         ratio(&get10000, &get1)
+    );
+    let bound = 1.0 / (1.0 / healthz.rate() + 1.0 / embedded_get.rate());
+    println!(
+        "sum-of-parts bound for get-record over HTTP: {bound:.0} calls/s = {:.3}x in-process",
+        bound / embedded_get.rate()
+    );
+    println!(
+        "in-process 10,000 tenants / 1 tenant: {:.3}x",
+        ratio(&embedded_get10000, &embedded_get)
     );
     println!("server peak RSS: {:.1} MiB", rss as f64 / 1024.0);
     Ok(())
@@ -162,6 +187,18 @@ fn in_process(host: &PluginHost, kind: &str, seconds: u64) -> Result<Run> {
             _ => host.call(&tenant, |p| p.create_record("bench", 2).map(drop)),
         };
         outcome.is_ok()
+    })
+}
+
+/// `PluginHost::call` of `get-record` from `CONNECTIONS` threads, round-robin
+/// over tenants `t0..tenants` as the HTTP client calls them.
+fn in_process_round_robin(host: &PluginHost, tenants: usize, seconds: u64) -> Result<Run> {
+    let names = (0..tenants)
+        .map(|t| TenantName::new(&format!("t{t}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    run_threads(seconds, |t, i| {
+        let tenant = &names[(t + i as usize * CONNECTIONS) % tenants];
+        host.call(tenant, |p| p.get_record(1).map(drop)).is_ok()
     })
 }
 

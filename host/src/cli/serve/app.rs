@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use super::api_error::{ApiError, retry_later};
+use super::call_pool::CallPool;
 use super::metrics::Metrics;
 use super::tokens::{Access, Tokens};
 
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub(crate) auth: Auth,
     /// One permit per call allowed to run at once (`--max-concurrent`).
     pub(crate) slots: Arc<Semaphore>,
+    /// The threads calls run on.
+    pub(crate) calls: CallPool,
     pub(crate) metrics: Metrics,
 }
 
@@ -133,12 +136,15 @@ async fn call_inner(
         .map_err(|_| fail(ApiError::Busy("every call slot is taken".into())))?;
     let host = state.host.clone();
     let name = function.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        host.call(&tenant, |instance| json_args::call(instance, &name, &args))
-    })
-    .await
-    .map_err(|e| fail(ApiError::Internal(format!("the call's thread failed: {e}"))))?;
+    let outcome = state
+        .calls
+        .run(move || {
+            let _permit = permit;
+            host.call(&tenant, |instance| json_args::call(instance, &name, &args))
+        })
+        .await
+        .map_err(|_| fail(ApiError::Internal("the call's thread ended".into())))?
+        .map_err(|_| fail(ApiError::Internal("the call panicked".into())))?;
     let results = outcome.map_err(|e| {
         state.metrics.observe_stop(&e);
         fail(e.into())

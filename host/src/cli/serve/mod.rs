@@ -1,8 +1,8 @@
 //! `records-host serve`: the multi-tenant sandbox as an HTTP service.
 //!
 //! One compiled plugin, a fresh sandboxed instance per call over the tenant's own
-//! database (`PluginHost`), calls run on blocking threads behind a bound on how
-//! many run at once; the HTTP side is axum on tokio. Each tenant is reachable only
+//! database (`PluginHost`); calls run on the threads of `call_pool.rs`, behind a
+//! bound on how many run at once; the HTTP side is axum on tokio. Each tenant is reachable only
 //! with its own token (`tokens.rs`); every non-200 status is decided in
 //! `api_error.rs`. SIGTERM or SIGINT stops it gracefully: no new connections,
 //! in-flight calls (each bounded by its time limit) finish within the grace
@@ -10,6 +10,7 @@
 
 mod api_error;
 mod app;
+mod call_pool;
 mod listener;
 mod metrics;
 mod tokens;
@@ -126,6 +127,7 @@ impl Serve {
             home,
             auth,
             slots: Arc::new(Semaphore::new(self.max_concurrent as usize)),
+            calls: call_pool::CallPool::new(self.max_concurrent as usize),
             metrics: metrics::Metrics::new(),
         });
         raise_descriptor_limit();

@@ -1,0 +1,367 @@
+//! The threads plugin calls run on.
+//!
+//! A plugin call blocks its thread (wasmtime's synchronous API, SQLite, the write
+//! lock's backoff), so it cannot run on the async reactor's threads. Tokio's
+//! `spawn_blocking` pool (and smol's `blocking`) wake a parked thread for every job
+//! while any thread is parked; under load that is a futex wake and a context
+//! switch on the way in and another on the way out of every call, about a third
+//! of the server's CPU under `just bench-serve` (`perf`, BENCHMARKS.md).
+//!
+//! This pool keeps the calls on a few *hot* threads, one per core, which take
+//! calls from one queue back to back and park only when it is empty. A watchdog
+//! adds threads, up to the bound on calls at once, when calls are queued and none
+//! has finished for [`STALL`] (the threads are held by calls that sleep, wait for
+//! a tenant's write lock or run to their time limit), or when the oldest queued
+//! call has waited [`LONG_WAIT`] however busy the threads are. A call of another
+//! tenant thus waits about `STALL` behind stuck calls, and the stuck calls
+//! themselves are bounded by their own limits; a server that is merely busy
+//! (every call short, the cores full) gets no threads that would only contend
+//! for the same cores. Added threads are woken only by the watchdog, never per
+//! call, and end after [`EXTRA_IDLE`] without work. That scheduling policy is
+//! the point of the module, which is why no crate's pool is used.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+/// How long calls may be queued with none finishing before a thread is added.
+pub(crate) const STALL: Duration = Duration::from_millis(2);
+
+/// How long the oldest queued call may wait, even while others finish, before a
+/// thread is added.
+pub(crate) const LONG_WAIT: Duration = Duration::from_millis(50);
+
+/// How long an added thread waits for work before it ends.
+pub(crate) const EXTRA_IDLE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// What a call's thread hands back: the call's value, or its panic.
+pub(crate) type Joined<T> = thread::Result<T>;
+
+/// A pool of threads for blocking plugin calls; dropping it runs the calls
+/// already queued, then joins its threads.
+pub(crate) struct CallPool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Hot threads park here; a queued call wakes one.
+    hot: Condvar,
+    /// Added threads park here; only the watchdog wakes them.
+    extra: Condvar,
+    /// The watchdog parks here while nothing is queued.
+    watch: Condvar,
+    /// Threads at most: as many as calls may run at once.
+    max_threads: usize,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<(Instant, Job)>,
+    hot_idle: usize,
+    extra_idle: usize,
+    threads: usize,
+    /// Calls finished so far: the watchdog's measure of progress.
+    finished: u64,
+    watchdog_parked: bool,
+    closing: bool,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl CallPool {
+    /// A pool of at most `max_threads` threads (at least one), one per core
+    /// started now.
+    pub(crate) fn new(max_threads: usize) -> Self {
+        let max_threads = max_threads.max(1);
+        let hot = thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(max_threads);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            hot: Condvar::new(),
+            extra: Condvar::new(),
+            watch: Condvar::new(),
+            max_threads,
+        });
+        let mut state = shared.lock();
+        for _ in 0..hot {
+            shared.spawn(&mut state, Role::Hot);
+        }
+        let watchdog = Arc::clone(&shared);
+        let handle = thread::Builder::new()
+            .name("call-watchdog".into())
+            .spawn(move || watchdog.watch())
+            .expect("cannot start the call pool's watchdog thread");
+        state.handles.push(handle);
+        drop(state);
+        Self { shared }
+    }
+
+    /// Runs `call` on one of the pool's threads; the receiver gets its value, or
+    /// its panic.
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> T + Send + 'static,
+    ) -> oneshot::Receiver<Joined<T>> {
+        let (sender, receiver) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = sender.send(catch_unwind(AssertUnwindSafe(call)));
+        });
+        let mut state = self.shared.lock();
+        state.queue.push_back((Instant::now(), job));
+        let wake_hot = state.hot_idle > 0;
+        let wake_watchdog = std::mem::take(&mut state.watchdog_parked);
+        drop(state);
+        if wake_hot {
+            self.shared.hot.notify_one();
+        }
+        if wake_watchdog {
+            self.shared.watch.notify_one();
+        }
+        receiver
+    }
+
+    /// Threads running now (for tests and metrics).
+    #[cfg(test)]
+    fn threads(&self) -> usize {
+        self.shared.lock().threads
+    }
+}
+
+impl Drop for CallPool {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.closing = true;
+        let handles = std::mem::take(&mut state.handles);
+        drop(state);
+        self.shared.hot.notify_all();
+        self.shared.extra.notify_all();
+        self.shared.watch.notify_all();
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Hot,
+    Extra,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A job's panic is caught inside the job, so the lock is never poisoned by
+        // one; recover the state rather than take the server down if it were.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn spawn(self: &Arc<Self>, state: &mut State, role: Role) -> bool {
+        state.handles.retain(|handle| !handle.is_finished());
+        let shared = Arc::clone(self);
+        let spawned = thread::Builder::new()
+            .name("call".into())
+            .spawn(move || shared.work(role));
+        match spawned {
+            Ok(handle) => {
+                state.threads += 1;
+                state.handles.push(handle);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("cannot start a call thread: {e}");
+                false
+            }
+        }
+    }
+
+    /// A call thread: runs queued calls until the pool closes and the queue is
+    /// empty (an added thread also ends after `EXTRA_IDLE` without work).
+    fn work(&self, role: Role) {
+        let mut state = self.lock();
+        loop {
+            if let Some((_, job)) = state.queue.pop_front() {
+                drop(state);
+                job();
+                state = self.lock();
+                state.finished += 1;
+                continue;
+            }
+            if state.closing {
+                break;
+            }
+            match role {
+                Role::Hot => {
+                    state.hot_idle += 1;
+                    state = self.hot.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state.hot_idle -= 1;
+                }
+                Role::Extra => {
+                    state.extra_idle += 1;
+                    let (next, timeout) = self
+                        .extra
+                        .wait_timeout(state, EXTRA_IDLE)
+                        .unwrap_or_else(|e| e.into_inner());
+                    state = next;
+                    state.extra_idle -= 1;
+                    if timeout.timed_out() && state.queue.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        state.threads -= 1;
+    }
+
+    /// Adds a thread whenever calls are queued and no call has finished for
+    /// `STALL`, or the oldest queued call has waited `LONG_WAIT`.
+    fn watch(self: &Arc<Self>) {
+        let mut state = self.lock();
+        let mut seen = state.finished;
+        loop {
+            let Some(&(queued, _)) = state.queue.front() else {
+                if state.closing {
+                    return;
+                }
+                state.watchdog_parked = true;
+                state = self.watch.wait(state).unwrap_or_else(|e| e.into_inner());
+                continue;
+            };
+            let waited = queued.elapsed();
+            let stuck = waited >= STALL && state.finished == seen;
+            seen = state.finished;
+            if stuck || waited >= LONG_WAIT {
+                if state.extra_idle > 0 {
+                    self.extra.notify_one();
+                } else if state.threads < self.max_threads && !state.closing {
+                    self.spawn(&mut state, Role::Extra);
+                }
+            }
+            drop(state);
+            thread::sleep(STALL);
+            state = self.lock();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Waits for a call's result, failing the test after `within` rather than
+    /// hanging it.
+    fn wait<T>(mut receiver: oneshot::Receiver<Joined<T>>, within: Duration) -> Joined<T> {
+        let deadline = Instant::now() + within;
+        loop {
+            match receiver.try_recv() {
+                Ok(joined) => return joined,
+                Err(oneshot::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("no result within {within:?}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_returns_its_value_and_a_panic_is_caught() {
+        let pool = CallPool::new(4);
+        let value = wait(pool.run(|| 6 * 7), Duration::from_secs(10));
+        assert_eq!(value.unwrap(), 42);
+        let panicked = wait(pool.run(|| panic!("boom")), Duration::from_secs(10));
+        assert!(panicked.is_err());
+        // The thread that caught the panic still serves calls.
+        let counter = Arc::new(AtomicUsize::new(0));
+        let receivers: Vec<_> = (0..100)
+            .map(|_| {
+                let counter = Arc::clone(&counter);
+                pool.run(move || counter.fetch_add(1, Ordering::SeqCst))
+            })
+            .collect();
+        for receiver in receivers {
+            wait(receiver, Duration::from_secs(10)).unwrap();
+        }
+        assert_eq!(counter.load(Ordering::SeqCst), 100);
+    }
+
+    #[test]
+    fn calls_stuck_on_every_thread_do_not_hold_up_the_next() {
+        let cores = thread::available_parallelism().map_or(1, usize::from);
+        let max = cores * 3 + 1;
+        let pool = CallPool::new(max);
+        let hot = pool.threads();
+        assert_eq!(hot, cores);
+        // Twice as many stuck calls as hot threads: each waits for a release.
+        let (release, stuck) = mpsc::channel::<()>();
+        let stuck = Arc::new(Mutex::new(stuck));
+        let stuck_calls: Vec<_> = (0..hot * 2)
+            .map(|_| {
+                let stuck = Arc::clone(&stuck);
+                pool.run(move || stuck.lock().unwrap().recv().unwrap())
+            })
+            .collect();
+        // A call queued behind them runs on a thread the pool adds.
+        let quick = wait(pool.run(|| "done"), Duration::from_secs(10));
+        assert_eq!(quick.unwrap(), "done");
+        assert!(
+            pool.threads() > hot,
+            "{} threads, {hot} hot",
+            pool.threads()
+        );
+        assert!(pool.threads() <= max);
+        for _ in 0..hot * 2 {
+            release.send(()).unwrap();
+        }
+        for call in stuck_calls {
+            wait(call, Duration::from_secs(10)).unwrap();
+        }
+    }
+
+    #[test]
+    fn threads_never_exceed_the_bound() {
+        let pool = CallPool::new(2);
+        let (release, stuck) = mpsc::channel::<()>();
+        let stuck = Arc::new(Mutex::new(stuck));
+        let calls: Vec<_> = (0..3)
+            .map(|_| {
+                let stuck = Arc::clone(&stuck);
+                pool.run(move || stuck.lock().unwrap().recv().unwrap())
+            })
+            .collect();
+        // Long enough for the watchdog to try adding threads many times.
+        thread::sleep(STALL * 20);
+        assert_eq!(pool.threads(), 2);
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        for call in calls {
+            wait(call, Duration::from_secs(10)).unwrap();
+        }
+    }
+
+    #[test]
+    fn dropping_the_pool_runs_the_queued_calls_first() {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let pool = CallPool::new(1);
+        for _ in 0..50 {
+            let counter = Arc::clone(&counter);
+            drop(pool.run(move || {
+                thread::sleep(Duration::from_micros(200));
+                counter.fetch_add(1, Ordering::SeqCst);
+            }));
+        }
+        drop(pool);
+        assert_eq!(counter.load(Ordering::SeqCst), 50);
+    }
+}
