@@ -9,16 +9,17 @@
 //!
 //! This pool keeps the calls on a few *hot* threads, one per core, which take
 //! calls from one queue back to back and park only when it is empty. A watchdog
-//! adds threads, up to the bound on calls at once, when calls are queued and none
-//! has finished for [`STALL`] (the threads are held by calls that sleep, wait for
-//! a tenant's write lock or run to their time limit), or when the oldest queued
-//! call has waited [`LONG_WAIT`] however busy the threads are. A call of another
-//! tenant thus waits about `STALL` behind stuck calls, and the stuck calls
-//! themselves are bounded by their own limits; a server that is merely busy
-//! (every call short, the cores full) gets no threads that would only contend
-//! for the same cores. Added threads are woken only by the watchdog, never per
-//! call, and end after [`EXTRA_IDLE`] without work. That scheduling policy is
-//! the point of the module, which is why no crate's pool is used.
+//! adds threads, up to the bound on calls at once, while calls are queued and
+//! either fewer than one thread per core is free of a call older than
+//! [`STUCK`] (threads held by calls that sleep, wait for a tenant's write lock
+//! or run to their time limit: they use no core, or one a limit will free), or
+//! no call has finished for [`STALL`]. A call of another tenant thus waits about
+//! `STUCK` behind stuck calls at most, and the stuck calls are bounded by their
+//! own limits; a server that is merely busy (calls short, the cores full) gets
+//! no threads that would only contend for the same cores, and the memory each
+//! thread keeps. Added threads are woken only by the watchdog, never per call,
+//! and end after [`EXTRA_IDLE`] without work. That scheduling policy is the
+//! point of the module, which is why no crate's pool is used.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,9 +32,8 @@ use tokio::sync::oneshot;
 /// How long calls may be queued with none finishing before a thread is added.
 pub(crate) const STALL: Duration = Duration::from_millis(2);
 
-/// How long the oldest queued call may wait, even while others finish, before a
-/// thread is added.
-pub(crate) const LONG_WAIT: Duration = Duration::from_millis(50);
+/// How long a call runs before its thread counts as stuck, not running.
+pub(crate) const STUCK: Duration = Duration::from_millis(20);
 
 /// How long an added thread waits for work before it ends.
 pub(crate) const EXTRA_IDLE: Duration = Duration::from_secs(10);
@@ -59,6 +59,8 @@ struct Shared {
     watch: Condvar,
     /// Threads at most: as many as calls may run at once.
     max_threads: usize,
+    /// Threads kept running calls: one per core.
+    hot_threads: usize,
 }
 
 #[derive(Default)]
@@ -67,6 +69,11 @@ struct State {
     hot_idle: usize,
     extra_idle: usize,
     threads: usize,
+    /// Per thread, by the slot it was given when it started: when its current
+    /// call started (`None` while it has none).
+    busy_since: Vec<Option<Instant>>,
+    /// Slots of `busy_since` no thread holds.
+    free_slots: Vec<usize>,
     /// Calls finished so far: the watchdog's measure of progress.
     finished: u64,
     watchdog_parked: bool,
@@ -88,6 +95,7 @@ impl CallPool {
             extra: Condvar::new(),
             watch: Condvar::new(),
             max_threads,
+            hot_threads: hot,
         });
         let mut state = shared.lock();
         for _ in 0..hot {
@@ -166,10 +174,14 @@ impl Shared {
 
     fn spawn(self: &Arc<Self>, state: &mut State, role: Role) -> bool {
         state.handles.retain(|handle| !handle.is_finished());
+        let slot = state.free_slots.pop().unwrap_or_else(|| {
+            state.busy_since.push(None);
+            state.busy_since.len() - 1
+        });
         let shared = Arc::clone(self);
         let spawned = thread::Builder::new()
             .name("call".into())
-            .spawn(move || shared.work(role));
+            .spawn(move || shared.work(role, slot));
         match spawned {
             Ok(handle) => {
                 state.threads += 1;
@@ -177,6 +189,7 @@ impl Shared {
                 true
             }
             Err(e) => {
+                state.free_slots.push(slot);
                 tracing::warn!("cannot start a call thread: {e}");
                 false
             }
@@ -185,13 +198,15 @@ impl Shared {
 
     /// A call thread: runs queued calls until the pool closes and the queue is
     /// empty (an added thread also ends after `EXTRA_IDLE` without work).
-    fn work(&self, role: Role) {
+    fn work(&self, role: Role, slot: usize) {
         let mut state = self.lock();
         loop {
             if let Some((_, job)) = state.queue.pop_front() {
+                state.busy_since[slot] = Some(Instant::now());
                 drop(state);
                 job();
                 state = self.lock();
+                state.busy_since[slot] = None;
                 state.finished += 1;
                 continue;
             }
@@ -219,10 +234,11 @@ impl Shared {
             }
         }
         state.threads -= 1;
+        state.free_slots.push(slot);
     }
 
-    /// Adds a thread whenever calls are queued and no call has finished for
-    /// `STALL`, or the oldest queued call has waited `LONG_WAIT`.
+    /// Adds a thread whenever calls are queued and fewer than `hot` threads are
+    /// running calls that are not stuck, or no call has finished for `STALL`.
     fn watch(self: &Arc<Self>) {
         let mut state = self.lock();
         let mut seen = state.finished;
@@ -235,10 +251,16 @@ impl Shared {
                 state = self.watch.wait(state).unwrap_or_else(|e| e.into_inner());
                 continue;
             };
-            let waited = queued.elapsed();
-            let stuck = waited >= STALL && state.finished == seen;
+            let no_progress = queued.elapsed() >= STALL && state.finished == seen;
             seen = state.finished;
-            if stuck || waited >= LONG_WAIT {
+            let stuck = state
+                .busy_since
+                .iter()
+                .flatten()
+                .filter(|since| since.elapsed() >= STUCK)
+                .count();
+            let running = state.threads.saturating_sub(stuck + state.extra_idle);
+            if no_progress || running < self.hot_threads {
                 if state.extra_idle > 0 {
                     self.extra.notify_one();
                 } else if state.threads < self.max_threads && !state.closing {
@@ -326,6 +348,32 @@ mod tests {
         for call in stuck_calls {
             wait(call, Duration::from_secs(10)).unwrap();
         }
+    }
+
+    #[test]
+    fn a_stuck_thread_is_replaced_while_the_others_make_progress() {
+        let pool = CallPool::new(16);
+        let hot = pool.threads();
+        let (release, stuck) = mpsc::channel::<()>();
+        let stuck_call = pool.run(move || stuck.recv().unwrap());
+        // Short calls keep finishing all along, so only the stuck one can make
+        // the pool add a thread.
+        let deadline = Instant::now() + STUCK * 10;
+        while Instant::now() < deadline {
+            let batch: Vec<_> = (0..4)
+                .map(|_| pool.run(|| thread::sleep(Duration::from_millis(1))))
+                .collect();
+            for quick in batch {
+                wait(quick, Duration::from_secs(10)).unwrap();
+            }
+        }
+        assert!(
+            pool.threads() > hot,
+            "{} threads, {hot} hot",
+            pool.threads()
+        );
+        release.send(()).unwrap();
+        wait(stuck_call, Duration::from_secs(10)).unwrap();
     }
 
     #[test]
