@@ -3,6 +3,7 @@
 //! with nothing half-written and the lock free.
 
 use records_host::frontend::wave;
+use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -160,6 +161,11 @@ on_both! {
     /// the deadline: another process's writer then succeeds while the plugin is still
     /// looping, and the plugin's uncommitted insert is gone. The holder info names the
     /// plugin and says it is a transaction.
+    ///
+    /// The deadline is 3 s, so that `lock-status` polls, each a process of its own,
+    /// see the lock held even on a machine loaded by the rest of the suite (with
+    /// 500 ms a CI run under full load missed it); the time limit of 60 s keeps
+    /// the plugin looping well past it.
     fn a_looping_transaction_loses_the_lock_at_its_deadline(env) {
         drop(env.open());
         let mut looper = KillOnDrop(
@@ -169,17 +175,19 @@ on_both! {
                     "--plugin",
                     HOSTILE,
                     "--txn-deadline",
-                    "500",
+                    "3000",
+                    "--timeout",
+                    "60000",
                     r#"txn-then-loop("never")"#,
                 ],
             )
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
         );
 
-        let holder = wait_for_holder(&env, Duration::from_secs(30));
+        let holder = wait_for_holder(&env, &mut looper.0, Duration::from_secs(30));
         assert!(
             holder.contains(&format!("pid:{}", looper.0.id())),
             "{holder}"
@@ -285,20 +293,27 @@ fn counters_through_the_typed_library_api() {
     assert!(matches!(hostile.increment(a, 1), Err(Error::BadCall(_))));
 }
 
-/// Polls `lock-status` until the lock is held, returning the holder line.
-fn wait_for_holder(env: &Env, limit: Duration) -> String {
+/// Polls `lock-status` until the lock is held, returning the holder line; fails at
+/// once, with what `taker` printed, if the process that should take it ends first.
+fn wait_for_holder(env: &Env, taker: &mut Child, limit: Duration) -> String {
     let start = Instant::now();
     loop {
         let text = stdout(&run(&mut env.cli("lock-status", &[])));
         if let Some(holder) = text.strip_prefix("held\n  holder: ") {
             return holder.to_string();
         }
+        if let Some(status) = taker.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = taker.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            panic!("the process that should take the lock ended first ({status}): {stderr}");
+        }
         assert!(start.elapsed() < limit, "the lock was never taken");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// A child process that is killed when the test ends, pass or fail.
 struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {
