@@ -30,10 +30,8 @@ pub(crate) fn client(args: &[String]) -> Result<()> {
         "create-record" => json!(["bench", 2]),
         _ => json!([1]),
     };
-    let body = match function.as_str() {
-        "healthz" => bytes::Bytes::new(),
-        _ => bytes::Bytes::from(json!({ "function": function, "args": args }).to_string()),
-    };
+    let body = (function != "healthz")
+        .then(|| bytes::Bytes::from(json!({ "function": function, "args": args }).to_string()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -114,11 +112,12 @@ struct Call {
     addr: String,
     index: usize,
     tenants: usize,
-    body: bytes::Bytes,
+    /// The call's JSON body; `None` for `GET /healthz`.
+    body: Option<bytes::Bytes>,
 }
 
 impl Call {
-    fn new(addr: &str, index: usize, tenants: usize, body: bytes::Bytes) -> Self {
+    fn new(addr: &str, index: usize, tenants: usize, body: Option<bytes::Bytes>) -> Self {
         Self {
             addr: addr.to_string(),
             index,
@@ -138,15 +137,14 @@ impl Call {
             Until::Deadline(deadline) => Instant::now() < deadline,
         } {
             let tenant = (self.index + i * CONNECTIONS) % self.tenants;
-            let request = if self.body.is_empty() {
-                hyper::Request::get("/healthz")
+            let request = match &self.body {
+                None => hyper::Request::get("/healthz")
                     .header(hyper::header::HOST, &self.addr)
-                    .body(Full::default())?
-            } else {
-                hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
+                    .body(Full::default())?,
+                Some(body) => hyper::Request::post(format!("/v1/tenants/t{tenant}/call"))
                     .header(hyper::header::HOST, &self.addr)
                     .header(hyper::header::CONTENT_TYPE, "application/json")
-                    .body(Full::new(self.body.clone()))?
+                    .body(Full::new(body.clone()))?,
             };
             let t0 = Instant::now();
             sender.ready().await?;

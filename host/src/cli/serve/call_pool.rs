@@ -30,13 +30,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// How long calls may be queued with none finishing before a thread is added.
-pub(crate) const STALL: Duration = Duration::from_millis(2);
+const STALL: Duration = Duration::from_millis(2);
 
 /// How long a call runs before its thread counts as stuck, not running.
-pub(crate) const STUCK: Duration = Duration::from_millis(20);
+const STUCK: Duration = Duration::from_millis(20);
 
 /// How long an added thread waits for work before it ends.
-pub(crate) const EXTRA_IDLE: Duration = Duration::from_secs(10);
+const EXTRA_IDLE: Duration = Duration::from_secs(10);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -68,7 +68,6 @@ struct State {
     queue: VecDeque<(Instant, Job)>,
     hot_idle: usize,
     extra_idle: usize,
-    threads: usize,
     /// Per thread, by the slot it was given when it started: when its current
     /// call started (`None` while it has none).
     busy_since: Vec<Option<Instant>>,
@@ -135,10 +134,10 @@ impl CallPool {
         receiver
     }
 
-    /// Threads running now (for tests and metrics).
+    /// Threads running now.
     #[cfg(test)]
     fn threads(&self) -> usize {
-        self.shared.lock().threads
+        self.shared.lock().threads()
     }
 }
 
@@ -163,6 +162,13 @@ enum Role {
     Extra,
 }
 
+impl State {
+    /// Threads running now: one per slot held.
+    fn threads(&self) -> usize {
+        self.busy_since.len() - self.free_slots.len()
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A job's panic is caught inside the job, so the lock is never poisoned by
@@ -172,7 +178,7 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn spawn(self: &Arc<Self>, state: &mut State, role: Role) -> bool {
+    fn spawn(self: &Arc<Self>, state: &mut State, role: Role) {
         state.handles.retain(|handle| !handle.is_finished());
         let slot = state.free_slots.pop().unwrap_or_else(|| {
             state.busy_since.push(None);
@@ -183,15 +189,10 @@ impl Shared {
             .name("call".into())
             .spawn(move || shared.work(role, slot));
         match spawned {
-            Ok(handle) => {
-                state.threads += 1;
-                state.handles.push(handle);
-                true
-            }
+            Ok(handle) => state.handles.push(handle),
             Err(e) => {
                 state.free_slots.push(slot);
                 tracing::warn!("cannot start a call thread: {e}");
-                false
             }
         }
     }
@@ -233,11 +234,10 @@ impl Shared {
                 }
             }
         }
-        state.threads -= 1;
         state.free_slots.push(slot);
     }
 
-    /// Adds a thread whenever calls are queued and fewer than `hot` threads are
+    /// Adds a thread whenever calls are queued and fewer than `hot_threads` are
     /// running calls that are not stuck, or no call has finished for `STALL`.
     fn watch(self: &Arc<Self>) {
         let mut state = self.lock();
@@ -259,11 +259,11 @@ impl Shared {
                 .flatten()
                 .filter(|since| since.elapsed() >= STUCK)
                 .count();
-            let running = state.threads.saturating_sub(stuck + state.extra_idle);
+            let running = state.threads().saturating_sub(stuck + state.extra_idle);
             if no_progress || running < self.hot_threads {
                 if state.extra_idle > 0 {
                     self.extra.notify_one();
-                } else if state.threads < self.max_threads && !state.closing {
+                } else if state.threads() < self.max_threads && !state.closing {
                     self.spawn(&mut state, Role::Extra);
                 }
             }
