@@ -18,14 +18,16 @@
 //! that fails this is not used: the plugin is compiled in memory, and one warning
 //! says why.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use sha2::{Digest, Sha256};
+
+use crate::trusted_file::{UntrustedFile, only_ours, open_trusted};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -87,7 +89,7 @@ impl CompiledCache {
         if !meta.is_dir() {
             return Err("it is not a directory".into());
         }
-        only_mine(&meta)
+        only_ours(&meta)
     }
 
     fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
@@ -99,23 +101,6 @@ impl CompiledCache {
         let engine = hex(&engine_hash.0.finalize());
         self.dir.join(format!("{plugin}-{engine}.cwasm"))
     }
-}
-
-/// `Err` with the reason unless a file with `meta` belongs to this user and
-/// nobody else may write it.
-fn only_mine(meta: &std::fs::Metadata) -> Result<(), String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(format!("it belongs to uid {}, not {me}", meta.uid()));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "group or others may write it (mode {:o})",
-            meta.mode() & 0o7777
-        ));
-    }
-    Ok(())
 }
 
 /// The component in `entry` if it is trusted and its checksum matches.
@@ -141,19 +126,9 @@ fn read_entry(engine: &Engine, entry: &Path) -> Option<Component> {
 /// Opens `entry` without following a link, when it is a regular file that only
 /// this user can have written.
 fn open_entry(entry: &Path) -> Option<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(entry)
-        .ok()?;
-    let meta = file.metadata().ok()?;
-    let trusted = if meta.is_file() {
-        only_mine(&meta)
-    } else {
-        Err("it is not a regular file".into())
-    };
-    match trusted {
-        Ok(()) => Some(file),
+    match open_trusted(entry) {
+        Ok((file, _)) => Some(file),
+        Err(UntrustedFile::Open { .. }) => None,
         Err(why) => {
             tracing::warn!(entry = %entry.display(), "not loading a plugin cache entry: {why}; recompiling");
             None

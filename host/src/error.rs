@@ -25,17 +25,91 @@ pub enum RecordError {
     /// The input broke a rule; the message says which.
     #[error("invalid: {0}")]
     Invalid(String),
-    /// SQLite or the file system failed; the message says how.
+    /// The storage layer (SQLite, PostgreSQL, the file system) failed: what
+    /// failed, and the backend's own account for the operator.
     #[error("storage: {0}")]
-    Storage(String),
+    Storage(StorageError),
+}
+
+impl RecordError {
+    /// A storage error with `summary` only (see [`StorageError`]).
+    pub fn storage(summary: impl Into<String>) -> Self {
+        Self::Storage(StorageError::new(summary))
+    }
+
+    /// The error as a tenant or a plugin may be told it: a storage error without
+    /// its detail, which may name paths, URLs, hosts, users or databases.
+    #[must_use]
+    pub fn for_tenant(&self) -> Self {
+        match self {
+            Self::Storage(e) => Self::Storage(StorageError::new(e.summary())),
+            other => other.clone(),
+        }
+    }
+}
+
+/// A storage failure, in two parts, because two audiences read it.
+///
+/// The summary says what failed in words fit for anyone: it never holds a path,
+/// a URL, a host, a port, a user or a database name, so it is what a plugin (the
+/// WIT `storage` message) and a tenant of a service are told. The detail is the
+/// backend's own account, with where it happened (the database's path, or its URL
+/// without the password), for the operator: the CLI prints it, a service logs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError {
+    summary: String,
+    detail: Option<String>,
+}
+
+impl StorageError {
+    /// What failed, with no detail (what a plugin returns, or a failure whose
+    /// summary says everything).
+    pub fn new(summary: impl Into<String>) -> Self {
+        Self {
+            summary: summary.into(),
+            detail: None,
+        }
+    }
+
+    /// What failed, and the operator's detail of it.
+    pub fn with_detail(summary: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            summary: summary.into(),
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// What failed, fit for a tenant or a plugin.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// The backend's account, for the operator only.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.detail {
+            Some(detail) => write!(f, "{} ({detail})", self.summary),
+            None => f.write_str(&self.summary),
+        }
+    }
 }
 
 impl From<LockError> for RecordError {
     fn from(e: LockError) -> Self {
-        match e {
-            LockError::Timeout(timeout) => Self::LockTimeout(timeout),
-            other => Self::Storage(crate::util::error_chain(&other)),
-        }
+        let detail = crate::util::error_chain(&e);
+        let summary = match &e {
+            LockError::Timeout(timeout) => return Self::LockTimeout(timeout.clone()),
+            LockError::NotARegularFile { what, .. } => {
+                format!("the lock file is {what}, not a regular file; refusing to use it")
+            }
+            LockError::Io { source, .. } => format!("the lock file cannot be used: {source}"),
+        };
+        Self::Storage(StorageError::with_detail(summary, detail))
     }
 }
 
@@ -117,6 +191,23 @@ impl Error {
                 | Self::MemoryLimit { .. }
                 | Self::FuelExhausted { .. }
         )
+    }
+
+    /// The error in words fit for a tenant of a service: what failed, never
+    /// where. It holds no path, URL, host, port, user or database name (a storage
+    /// error's detail and an unopened database's location are left out); log the
+    /// error itself for the operator, beside something that ties the two together
+    /// (`records-host serve` answers with a request id and logs it).
+    pub fn for_tenant(&self) -> String {
+        match self {
+            Self::Record(e) => e.for_tenant().to_string(),
+            Self::OpenDatabase { source, .. } => {
+                format!("cannot open the database: {}", source.for_tenant())
+            }
+            Self::LoadPlugin { .. } => "the plugin could not be loaded".into(),
+            Self::Engine(_) => "the host's wasm engine failed".into(),
+            other => crate::util::error_chain(other),
+        }
     }
 
     /// Classifies an error from a wasmtime call into the guest: a limit that

@@ -17,7 +17,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::records::plugin::{store, types};
 use crate::bounded_io::BoundedIo;
-use crate::error::{RecordError, RecordId};
+use crate::error::{RecordError, RecordId, StorageError};
 use crate::import_error::ImportError;
 use crate::limits::{Limits, PluginLimiter};
 use crate::output::PrefixedOutput;
@@ -45,6 +45,8 @@ pub(crate) struct HostState {
     pub(crate) limiter: PluginLimiter,
     /// When the call in progress must end (set as each call starts).
     call_deadline: Instant,
+    /// The last storage error whose detail the plugin was not told.
+    withheld: Option<StorageError>,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -77,6 +79,7 @@ impl HostState {
             limits: limits.clone(),
             limiter: PluginLimiter::new(limits),
             call_deadline: crate::lock::deadline_after(limits.timeout),
+            withheld: None,
             wasi: wasi.build(),
             table: ResourceTable::new(),
         }
@@ -123,6 +126,12 @@ impl HostState {
         Ok(())
     }
 
+    /// The last storage error whose detail the plugin was told only the summary
+    /// of (see [`StorageError`]).
+    pub(crate) fn withheld(&self) -> Option<&StorageError> {
+        self.withheld.as_ref()
+    }
+
     pub(crate) fn db(&self) -> &Database {
         &self.db
     }
@@ -152,6 +161,14 @@ impl WasiView for HostState {
 impl types::Host for HostState {
     fn convert_error(&mut self, err: ImportError) -> wasmtime::Result<types::Error> {
         match err {
+            ImportError::Record(RecordError::Storage(e)) if e.detail().is_some() => {
+                // The plugin is untrusted and may hand what it gets to a tenant: it
+                // gets what failed; where and why is the operator's.
+                tracing::warn!(error = %e, "storage error; the plugin is told only what failed");
+                let told = types::Error::Storage(e.summary().to_string());
+                self.withheld = Some(e);
+                Ok(told)
+            }
             ImportError::Record(e) => Ok(e.into()),
             ImportError::Trap(e) => Err(e),
         }
@@ -275,7 +292,7 @@ impl From<RecordError> for types::Error {
             }),
             RecordError::NotFound(id) => Self::NotFound(id),
             RecordError::Invalid(msg) => Self::Invalid(msg),
-            RecordError::Storage(msg) => Self::Storage(msg),
+            RecordError::Storage(e) => Self::Storage(e.summary().to_string()),
         }
     }
 }
@@ -289,7 +306,7 @@ impl From<types::Error> for RecordError {
             }),
             types::Error::NotFound(id) => Self::NotFound(id),
             types::Error::Invalid(msg) => Self::Invalid(msg),
-            types::Error::Storage(msg) => Self::Storage(msg),
+            types::Error::Storage(msg) => Self::storage(msg),
         }
     }
 }

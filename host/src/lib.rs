@@ -104,9 +104,10 @@ mod record;
 pub mod runtime;
 pub mod store;
 pub mod tenant;
+pub mod trusted_file;
 mod util;
 
-pub use error::{Error, RecordError, RecordId};
+pub use error::{Error, RecordError, RecordId, StorageError};
 pub use limits::Limits;
 pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;

@@ -3,10 +3,14 @@
 //!
 //! A location is written the way the CLI's `--db` takes it: a `postgres://` or
 //! `postgresql://` URL names PostgreSQL, anything else is a file path. A URL's
-//! password is never shown: `Display` writes it as `***`.
+//! password is never shown: what `Display` writes is rebuilt from the URL as the
+//! PostgreSQL client parses it (user, `***` for a password, hosts, ports,
+//! database, `sslmode`), never cut out of the text, so no spelling of a password
+//! (a `/`, `?` or `@` in it, a `password=` parameter) can slip through.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +32,8 @@ pub enum Location {
 #[derive(Clone, PartialEq, Eq)]
 pub struct PgLocation {
     url: String,
+    /// The URL as shown: rebuilt from its parsed parts, password hidden.
+    shown: String,
     schema: String,
 }
 
@@ -37,6 +43,7 @@ impl Location {
         if is_postgres_url(text) {
             Self::Postgres(PgLocation {
                 url: text.to_string(),
+                shown: redact(text),
                 schema: DEFAULT_SCHEMA.to_string(),
             })
         } else {
@@ -64,15 +71,16 @@ impl PgLocation {
         &self.schema
     }
 
-    /// The URL with its password hidden.
+    /// The URL with its password hidden, rebuilt from its parsed parts.
     pub fn redacted_url(&self) -> String {
-        redact(&self.url)
+        self.shown.clone()
     }
 
     /// The same database, `tenant`'s schema.
     pub fn for_tenant(&self, tenant: &TenantName) -> Self {
         Self {
             url: self.url.clone(),
+            shown: self.shown.clone(),
             schema: tenant_schema(tenant),
         }
     }
@@ -188,7 +196,7 @@ impl From<&str> for TenantHome {
 }
 
 /// Whether `text` is a PostgreSQL URL.
-pub(crate) fn is_postgres_url(text: &str) -> bool {
+pub fn is_postgres_url(text: &str) -> bool {
     text.starts_with("postgres://") || text.starts_with("postgresql://")
 }
 
@@ -205,35 +213,72 @@ fn tenant_schema(tenant: &TenantName) -> String {
     format!("rh_{}_{hash}", &name[..43])
 }
 
-/// `url` with its password (in the user info, or a `password=` parameter)
-/// replaced by `***`.
+/// `url` as shown to people: rebuilt from what the PostgreSQL client parses out
+/// of it, with `***` for a password, so nothing of the text is echoed. A URL the
+/// client cannot parse is not shown at all (it may hold a password the parser
+/// did not recognize as one).
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let scheme = url
+        .split_once("://")
+        .map_or("postgresql", |(scheme, _)| scheme);
+    let Ok(config) = postgres::Config::from_str(url) else {
+        return format!("{scheme}://(a URL that does not parse, not shown)");
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|param| match param.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                    _ => param.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", params.join("&"))
+    let mut shown = format!("{scheme}://");
+    if let Some(user) = config.get_user() {
+        shown.push_str(&encode(user));
+        if config.get_password().is_some() {
+            shown.push_str(":***");
         }
-        None => tail.to_string(),
+        shown.push('@');
+    } else if config.get_password().is_some() {
+        shown.push_str(":***@");
+    }
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                postgres::config::Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                postgres::config::Host::Tcp(name) => encode(name),
+                postgres::config::Host::Unix(path) => encode(&path.to_string_lossy()),
+            };
+            // One port for every host, or one each.
+            match ports.get(i).or(ports.first().filter(|_| ports.len() == 1)) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    shown.push_str(&hosts.join(","));
+    if let Some(db) = config.get_dbname() {
+        shown.push('/');
+        shown.push_str(&encode(db));
+    }
+    let sslmode = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => Some("disable"),
+        postgres::config::SslMode::Require => Some("require"),
+        _ => None,
     };
-    format!("{scheme}://{authority}{tail}")
+    if let Some(mode) = sslmode {
+        shown.push_str("?sslmode=");
+        shown.push_str(mode);
+    }
+    crate::util::escape_control(&shown)
+}
+
+/// `text` percent-encoded where a URL's parts would be ambiguous.
+fn encode(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '%' | '@' | '/' | '?' | '#' | ':' | ',' | '&' | '=' | ' ' => {
+                format!("%{:02X}", u32::from(c))
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -265,18 +310,46 @@ mod tests {
             "postgresql://alice:***@db.example:5432/app?sslmode=disable (schema records_host)"
         );
         assert!(!format!("{:?}", Location::parse("postgres://a:pw@h/d")).contains("pw"));
-        assert_eq!(redact("postgres://a@h/d"), "postgres://a@h/d");
+        assert_eq!(redact("postgres://a@h/d"), "postgres://a@h:5432/d");
         assert_eq!(
             redact("postgres://h/d?user=u&password=x&sslmode=disable"),
-            "postgres://h/d?user=u&password=***&sslmode=disable"
+            "postgres://u:***@h:5432/d?sslmode=disable"
         );
+    }
+
+    /// The client takes everything up to the first `@` as the user info, so a
+    /// password may hold `/` and `?` (the server accepts such a login); a
+    /// redaction that ended the authority at the first `/` or `?` printed it.
+    #[test]
+    fn passwords_with_url_delimiters_are_never_shown() {
+        for (url, secret) in [
+            ("postgres://alice:pa/ss@db.example:5432/app", "pa/ss"),
+            ("postgres://alice:pa?ss@db.example/app", "pa?ss"),
+            (
+                "postgresql://alice:a/b?c=d&e@db.example/app?sslmode=disable",
+                "a/b?c",
+            ),
+            ("postgres://alice:s3cret%40x@h/app", "s3cret"),
+            ("postgres://h/app?password=pa/ss?x&user=alice", "pa/ss"),
+        ] {
+            let location = Location::parse(url);
+            for shown in [location.to_string(), format!("{location:?}")] {
+                assert!(!shown.contains(secret), "{url}: {shown}");
+                assert!(shown.contains("alice:***@"), "{url}: {shown}");
+            }
+        }
+        assert_eq!(
+            redact("postgres://alice:pa/ss@db.example:5432/app"),
+            "postgres://alice:***@db.example:5432/app"
+        );
+        let unparsable = redact("postgres://alice:secret@h:notaport/app");
+        assert!(!unparsable.contains("secret"), "{unparsable}");
     }
 
     #[test]
     fn each_tenant_has_a_schema_of_its_own_that_fits_postgres() {
-        let pg = PgLocation {
-            url: "postgres://h/db".into(),
-            schema: DEFAULT_SCHEMA.into(),
+        let Location::Postgres(pg) = Location::parse("postgres://h/db") else {
+            unreachable!("a PostgreSQL URL")
         };
         let acme = pg.for_tenant(&TenantName::new("acme").unwrap());
         assert_eq!(acme.schema(), "rh_acme");

@@ -27,6 +27,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
+use crate::lock::LockStatus;
 use crate::open_databases::OpenDatabases;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
@@ -174,6 +175,15 @@ impl PluginHost {
             self.put_back(tenant, instance.into_database());
         }
         result
+    }
+
+    /// Whether `tenant`'s write lock is held now, and by whom, without opening
+    /// its database or creating anything; on PostgreSQL over this host's pool.
+    ///
+    /// # Errors
+    /// [`Error::OpenDatabase`] when the lock's state cannot be read.
+    pub fn lock_status(&self, tenant: &TenantName) -> Result<LockStatus, Error> {
+        crate::store::lock_status_in(&self.inner.home.location(tenant), self.inner.pool.as_ref())
     }
 
     /// The tenant's idle database, or a newly opened one.

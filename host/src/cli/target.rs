@@ -21,7 +21,12 @@ pub(crate) struct Target {
     /// The database: a SQLite file (created, with its directories, when missing),
     /// or a PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE) [default:
     /// data/app.db]
-    #[arg(long, value_name = "PATH|URL", env = "RECORDS_HOST_DB")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "RECORDS_HOST_DB",
+        hide_env_values = true
+    )]
     db: Option<String>,
 
     /// Use this tenant's database: <DATA_DIR>/tenants/<NAME>/records.db, or with a

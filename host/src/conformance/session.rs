@@ -125,6 +125,6 @@ pub(super) fn describe(err: &RecordError) -> String {
         RecordError::LockTimeout(timeout) => format!("lock-timeout({timeout})"),
         RecordError::NotFound(id) => format!("not-found({id})"),
         RecordError::Invalid(msg) => format!("invalid({msg:?})"),
-        RecordError::Storage(msg) => format!("storage({msg:?})"),
+        RecordError::Storage(e) => format!("storage({:?})", e.summary()),
     }
 }

@@ -13,7 +13,7 @@ use wasmtime::component::{Func, Instance, InstancePre};
 use super::call;
 use crate::bindings::exports::records::plugin::{counters, records};
 use crate::bindings::records::plugin::types;
-use crate::error::{Error, RecordId, one_line};
+use crate::error::{Error, RecordId, StorageError, one_line};
 use crate::host::HostState;
 use crate::record::Record;
 use crate::store::Database;
@@ -95,6 +95,13 @@ impl PluginInstance {
     /// The database this instance works on.
     pub fn database(&self) -> &Database {
         self.store.data().db()
+    }
+
+    /// The last storage error a store import met whose detail the plugin was not
+    /// told: a plugin gets only what failed ([`StorageError::summary`]), never
+    /// where, since it may pass it on to a tenant. For the operator: print or log it.
+    pub fn withheld_error(&self) -> Option<&StorageError> {
+        self.store.data().withheld()
     }
 
     /// Ends the instance and hands its database back.

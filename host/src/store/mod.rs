@@ -26,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};
 pub use self::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
+pub(crate) use self::status::lock_status_in;
 pub use self::status::{lock_metrics_at, lock_status_at, probe_lock};
 pub use self::txn::WriteTxn;
 pub use crate::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{postgres, sqlite};
+use super::{Pool, postgres, sqlite};
 use crate::error::{Error, RecordError};
 use crate::location::Location;
 use crate::lock::{LockMetrics, LockStatus};
@@ -26,6 +26,26 @@ pub fn lock_status_at(location: &Location) -> Result<LockStatus, Error> {
         location: location.clone(),
         source,
     })
+}
+
+/// [`lock_status_at`], on PostgreSQL over a connection of `pool` when one is
+/// given (a long-running host's, so that status requests stay within it).
+///
+/// # Errors
+/// As [`lock_status_at`].
+pub(crate) fn lock_status_in(
+    location: &Location,
+    pool: Option<&Pool>,
+) -> Result<LockStatus, Error> {
+    match (location, pool) {
+        (Location::Postgres(pg), Some(pool)) => {
+            postgres::lock_status_pooled(pg, pool).map_err(|source| Error::OpenDatabase {
+                location: location.clone(),
+                source,
+            })
+        }
+        _ => lock_status_at(location),
+    }
 }
 
 /// This process's metrics of the write lock of the database at `location` (all of

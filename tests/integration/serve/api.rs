@@ -165,13 +165,6 @@ fn every_error_status_is_the_documented_one() {
     );
 }
 
-/// A server running the hostile fixture, open to all, with `args` added.
-fn hostile_server(env: &Env, args: &[&str]) -> Server {
-    let mut all = vec!["--no-auth", "--plugin", records_test_fixtures::HOSTILE];
-    all.extend_from_slice(args);
-    Server::start(env, &all)
-}
-
 #[test]
 fn a_stopped_plugin_is_500_and_other_tenants_go_on() {
     let env = Env::new();

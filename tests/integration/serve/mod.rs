@@ -1,11 +1,18 @@
 //! `records-host serve`: a real server process on loopback and a real HTTP client
-//! (`support/server.rs`): the API and its statuses (`api.rs`), who may call and
-//! what clients cannot do to it (`access.rs`), and load: shutdown under writers,
-//! ten thousand tenants (`load.rs`).
+//! (`support/server.rs`): the API and its statuses (`api.rs`, `errors.rs`), who
+//! may call and what clients cannot do to it (`access.rs`, `early_auth.rs`, the
+//! tokens file in `tokens_file.rs`), what tenants are told (`disclosure.rs`),
+//! each tenant's share of the slots (`fairness.rs`), and load: shutdown under
+//! writers, ten thousand tenants (`load.rs`).
 
 mod access;
 mod api;
+mod disclosure;
+mod early_auth;
+mod errors;
+mod fairness;
 mod load;
+mod tokens_file;
 
 use records_host::{Database, TenantName};
 use serde_json::{Value, json};
@@ -38,6 +45,20 @@ pub(super) fn all_records(db: &Database) -> Vec<records_host::Record> {
         }
         all.extend(page);
     }
+}
+
+/// A token for `tenant`, its hash appended to `<env>/tokens`.
+pub(super) fn mint(env: &Env, tenant: &str) -> String {
+    let output = run(command(env.dir.path()).args(["token", tenant, "--tokens", "tokens"]));
+    assert_exit(&output, 0);
+    stdout(&output)
+}
+
+/// A server running the hostile fixture, open to all, with `args` added.
+pub(super) fn hostile_server(env: &Env, args: &[&str]) -> Server {
+    let mut all = vec!["--no-auth", "--plugin", records_test_fixtures::HOSTILE];
+    all.extend_from_slice(args);
+    Server::start(env, &all)
 }
 
 pub(super) fn tenant_db(env: &Env, tenant: &str) -> Database {

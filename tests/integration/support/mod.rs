@@ -231,6 +231,7 @@ pub fn command(cwd: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(cwd)
         .env("RECORDS_HOST_CACHE_DIR", shared_cache_dir())
+        .env_remove("RECORDS_HOST_DB")
         .env_remove("RUST_LOG");
     cmd
 }

@@ -19,11 +19,13 @@ pub struct Server {
     agent: ureq::Agent,
 }
 
-/// An HTTP answer: status, `Retry-After`, and the body (JSON when it is JSON).
+/// An HTTP answer: status, `Retry-After`, `X-Request-Id`, and the body (JSON when
+/// it is JSON).
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
     pub retry_after: Option<String>,
+    pub request_id: Option<String>,
     pub body: Value,
     pub text: String,
 }
@@ -39,6 +41,14 @@ impl Server {
     /// [`start`](Self::start) with environment variables set for the server.
     pub fn start_with(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Self {
         Self::start_configured(env, args, |cmd| {
+            cmd.envs(vars.iter().copied());
+        })
+    }
+
+    /// `records-host serve --listen 127.0.0.1:0 ARGS` with `vars` set, and no
+    /// `--data-dir` or `--db` added.
+    pub fn start_bare(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Self {
+        Self::launch(env, args, false, |cmd| {
             cmd.envs(vars.iter().copied());
         })
     }
@@ -70,10 +80,20 @@ impl Server {
         args: &[&str],
         configure: impl FnOnce(&mut std::process::Command),
     ) -> Self {
+        Self::launch(env, args, true, configure)
+    }
+
+    fn launch(
+        env: &Env,
+        args: &[&str],
+        with_home: bool,
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Self {
         let mut cmd = command(env.dir.path());
         configure(&mut cmd);
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
         match env.pg() {
+            _ if !with_home => &mut cmd,
             Some(pg) => cmd.args(["--db", pg.url()]),
             None => cmd.args(["--data-dir", "data"]),
         };
@@ -144,6 +164,33 @@ impl Server {
         request.send(body).ok().map(answer)
     }
 
+    /// `POST /v1/tenants/{tenant}/call` with `body` and exactly these `headers`.
+    pub fn raw_post(&self, tenant: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut request = self
+            .agent
+            .post(format!("{}/v1/tenants/{tenant}/call", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        answer(
+            request
+                .send(body.to_string().as_bytes())
+                .expect("HTTP request"),
+        )
+    }
+
+    /// `method path` with `headers` and no body.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(()).unwrap();
+        answer(self.agent.run(request).expect("HTTP request"))
+    }
+
     /// `GET path`, as `token` (if any).
     pub fn get(&self, path: &str, token: Option<&str>) -> Answer {
         let mut request = self.agent.get(format!("{}{path}", self.url));
@@ -203,11 +250,16 @@ fn answer(mut response: ureq::http::Response<ureq::Body>) -> Answer {
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_string());
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_string());
     let text = response.body_mut().read_to_string().unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Answer {
         status,
         retry_after,
+        request_id,
         body,
         text,
     }

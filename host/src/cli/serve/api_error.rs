@@ -1,4 +1,9 @@
 //! Every non-200 answer of the service, and its status, decided in one place.
+//!
+//! Every one has the body `{"error": "<one line>", "request_id": "<id>"}`. What a
+//! tenant is told says what failed, never where: errors from the library are
+//! turned into words by `Error::for_tenant`, and the server logs the full error
+//! beside the request id.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -6,6 +11,9 @@ use axum::response::{IntoResponse, Response};
 use records_host::frontend::error_chain;
 use records_host::{Error, RecordError};
 use serde_json::json;
+
+use super::app::MAX_BODY;
+use super::request_id::RequestId;
 
 /// Seconds a client is told to wait before retrying a 503.
 const RETRY_AFTER_SECS: &str = "1";
@@ -19,18 +27,31 @@ pub(crate) enum ApiError {
     Unauthorized,
     /// 403: a valid token of another tenant.
     Forbidden,
+    /// 403: `--no-auth` serves only requests addressed to a loopback name.
+    NotLoopbackHost,
     /// 404: the plugin exports no such function.
     NotFound(String),
+    /// 404: no such route.
+    NoRoute,
+    /// 405: the route does not take this method.
+    MethodNotAllowed,
+    /// 408: the body did not arrive within the read timeout.
+    BodyTimeout,
     /// 413: the body is over the limit.
     TooLarge,
+    /// 415: a call's body must be declared `application/json` (`--no-auth`).
+    NotJson,
     /// 500: the plugin was stopped (trap, time, memory, fuel).
     Stopped(String),
-    /// 500: the host failed (a database it could not open, ...).
+    /// 500: the host failed (a database it could not open, ...); the text is
+    /// what a tenant may be told.
     Internal(String),
     /// 503: the tenant's write lock stayed taken; retry.
     LockTimeout(String),
     /// 503: every call slot is taken; retry.
     Busy(String),
+    /// 503: the tenant's share of the call slots is taken; retry.
+    TenantBusy(usize),
 }
 
 impl ApiError {
@@ -39,59 +60,76 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::NotLoopbackHost => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Stopped(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::LockTimeout(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::LockTimeout(_) | Self::Busy(_) | Self::TenantBusy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     /// The outcome label of `/metrics`.
     pub(crate) fn outcome(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) => "bad_request",
+            Self::BadRequest(_) | Self::NotJson => "bad_request",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::NotFound(_) => "not_found",
+            Self::Forbidden | Self::NotLoopbackHost => "forbidden",
+            Self::NotFound(_) | Self::NoRoute | Self::MethodNotAllowed => "not_found",
+            Self::BodyTimeout => "timeout",
             Self::TooLarge => "too_large",
             Self::Stopped(_) => "stopped",
             Self::Internal(_) => "failed",
             Self::LockTimeout(_) => "lock_timeout",
-            Self::Busy(_) => "busy",
+            Self::Busy(_) | Self::TenantBusy(_) => "busy",
         }
     }
 
-    fn message(&self) -> &str {
+    fn message(&self) -> String {
         match self {
-            Self::Unauthorized => "a valid bearer token is required",
-            Self::Forbidden => "this token is not valid for this tenant",
-            Self::TooLarge => "the body is over 1 MiB",
+            Self::Unauthorized => "a valid bearer token is required".into(),
+            Self::Forbidden => "this token is not valid for this tenant".into(),
+            Self::NotLoopbackHost => {
+                "without credentials (--no-auth) only requests to a loopback host name are served"
+                    .into()
+            }
+            Self::NoRoute => "no such route".into(),
+            Self::MethodNotAllowed => "this route does not take this method".into(),
+            Self::BodyTimeout => "the body did not arrive in time".into(),
+            Self::TooLarge => format!("the body is over {} MiB", MAX_BODY >> 20),
+            Self::NotJson => "the body must be sent as Content-Type: application/json".into(),
+            Self::TenantBusy(share) => {
+                format!("this tenant already has {share} calls in flight, its share; retry")
+            }
             Self::BadRequest(msg)
             | Self::NotFound(msg)
             | Self::Stopped(msg)
             | Self::Internal(msg)
             | Self::LockTimeout(msg)
-            | Self::Busy(msg) => msg,
+            | Self::Busy(msg) => msg.clone(),
         }
     }
 }
 
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
-        let text = error_chain(&err).replace('\n', " ");
         if err.stopped_the_plugin() {
-            return Self::Stopped(text);
+            return Self::Stopped(error_chain(&err).replace('\n', " "));
         }
+        let told = err.for_tenant().replace('\n', " ");
         match err {
-            Error::NoSuchFunction(_) => Self::NotFound(text),
-            Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(text),
+            Error::NoSuchFunction(_) => Self::NotFound(told),
+            Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(told),
             Error::Record(RecordError::LockTimeout(_))
             | Error::OpenDatabase {
                 source: RecordError::LockTimeout(_),
                 ..
-            } => Self::LockTimeout(text),
-            _ => Self::Internal(text),
+            } => Self::LockTimeout(told),
+            _ => Self::Internal(told),
         }
     }
 }
@@ -99,7 +137,11 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut response = (status, Json(json!({ "error": self.message() }))).into_response();
+        let mut body = json!({ "error": self.message() });
+        if let Some(id) = RequestId::current() {
+            body["request_id"] = id.to_string().into();
+        }
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match status {
             StatusCode::SERVICE_UNAVAILABLE => {
@@ -115,6 +157,16 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// `response`, marked so that the connection is closed once it is sent: for an
+/// answer given before the request's body was read, whose unread rest must not
+/// be taken for the next request.
+pub(crate) fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A 503 for an `err(lock-timeout(..))` result: the body is the result itself.

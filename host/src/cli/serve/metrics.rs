@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text (OpenMetrics) of the service, with no tenant
 //! names in it: calls by function and outcome, their latency, plugins stopped by
-//! cause, lock acquisitions, waits and timeouts, and open databases.
+//! cause, lock acquisitions, waits and timeouts, open databases, and the tokens
+//! file (tokens loaded, malformed lines, failed reloads).
 //!
 //! Function labels are recorded only for calls that reached the plugin, so the
 //! label set is bounded by what the plugin exports, not by what clients send.
@@ -37,6 +38,9 @@ pub(crate) struct Metrics {
     lock_timeouts: Counter,
     lock_wait_seconds: Counter<f64>,
     open_databases: Gauge,
+    tokens: Gauge,
+    tokens_malformed_lines: Gauge,
+    tokens_reload_failures: Counter,
 }
 
 impl Metrics {
@@ -86,6 +90,24 @@ impl Metrics {
             "Idle tenant databases kept open",
             open_databases.clone(),
         );
+        let tokens = Gauge::default();
+        registry.register(
+            "tokens",
+            "Tokens loaded from the tokens file",
+            tokens.clone(),
+        );
+        let tokens_malformed_lines = Gauge::default();
+        registry.register(
+            "tokens_malformed_lines",
+            "Malformed lines skipped in the tokens file as last loaded",
+            tokens_malformed_lines.clone(),
+        );
+        let tokens_reload_failures = Counter::default();
+        registry.register(
+            "tokens_reload_failures",
+            "SIGHUP reloads that kept the old tokens (file untrusted, unreadable or too slow)",
+            tokens_reload_failures.clone(),
+        );
         Self {
             registry,
             calls,
@@ -96,7 +118,22 @@ impl Metrics {
             lock_timeouts,
             lock_wait_seconds,
             open_databases,
+            tokens,
+            tokens_malformed_lines,
+            tokens_reload_failures,
         }
+    }
+
+    /// Records a tokens file just loaded: its tokens and its malformed lines.
+    pub(crate) fn tokens_loaded(&self, tokens: usize, malformed: usize) {
+        self.tokens.set(i64::try_from(tokens).unwrap_or(i64::MAX));
+        self.tokens_malformed_lines
+            .set(i64::try_from(malformed).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a reload that kept the old tokens.
+    pub(crate) fn tokens_reload_failed(&self) {
+        self.tokens_reload_failures.inc();
     }
 
     /// Counts one call: its function (`-` when it did not reach the plugin), its

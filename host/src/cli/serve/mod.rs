@@ -2,17 +2,27 @@
 //!
 //! One compiled plugin, a fresh sandboxed instance per call over the tenant's own
 //! database (`PluginHost`); calls run on the threads of `call_pool.rs`, behind a
-//! bound on how many run at once; the HTTP side is axum on tokio. Each tenant is reachable only
-//! with its own token (`tokens.rs`); every non-200 status is decided in
-//! `api_error.rs`. SIGTERM or SIGINT stops it gracefully: no new connections,
-//! in-flight calls (each bounded by its time limit) finish within the grace
-//! period, then exit 0. SIGHUP re-reads the tokens file.
+//! bound on how many run at once and on each tenant's share of those
+//! (`tenant_shares.rs`); the HTTP side is axum on tokio (`app.rs` the routes,
+//! `call.rs` the tenant routes). Each tenant is reachable only with its own token
+//! (`tokens.rs`, `token_file.rs`), checked from the headers before any body is
+//! read (`auth.rs`, `body.rs`); every non-200 status is decided in
+//! `api_error.rs`, and every answer carries a request id (`request_id.rs`).
+//! SIGTERM or SIGINT stops it gracefully: no new connections, in-flight calls
+//! (each bounded by its time limit) finish within the grace period, then exit 0.
+//! SIGHUP re-reads the tokens file.
 
 mod api_error;
 mod app;
+mod auth;
+mod body;
+mod call;
 mod call_pool;
 mod listener;
 mod metrics;
+mod request_id;
+mod tenant_shares;
+mod token_file;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -22,13 +32,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use records_host::location::is_postgres_url;
 use records_host::{PluginHost, TenantHome, TenantName};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 
-use self::app::{AppState, Auth};
+use self::app::AppState;
+use self::auth::Auth;
 use self::listener::ConnectionLimits;
-use self::tokens::Tokens;
+use self::metrics::Metrics;
+use self::tenant_shares::TenantShares;
 use super::args::{CompileArgs, WriteArgs};
 use super::{UsageError, exit};
 
@@ -44,17 +57,19 @@ pub(crate) struct Serve {
     #[arg(long, value_name = "FILE.wasm")]
     plugin: Option<PathBuf>,
 
-    /// Where tenants' SQLite databases live: DIR/tenants/NAME/records.db.
+    /// Where tenants' SQLite databases live: DIR/tenants/NAME/records.db [default:
+    /// data]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Keep tenants in this PostgreSQL database instead, a schema each (the
+    /// password is better kept out of the command line: set RECORDS_HOST_DB).
     #[arg(
         long,
-        value_name = "DIR",
-        default_value = "data",
-        conflicts_with = "db"
+        value_name = "URL",
+        env = "RECORDS_HOST_DB",
+        hide_env_values = true
     )]
-    data_dir: PathBuf,
-
-    /// Keep tenants in this PostgreSQL database instead, a schema each.
-    #[arg(long, value_name = "URL")]
     db: Option<String>,
 
     /// The tokens file: lines `<tenant> <sha256 hex of the token>` (see `records-host
@@ -71,13 +86,20 @@ pub(crate) struct Serve {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     max_concurrent: u32,
 
+    /// How many of one tenant's calls may run at once; more get 503 with
+    /// Retry-After while other tenants' calls go on [default: a quarter of
+    /// --max-concurrent, at least 1]
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    max_concurrent_per_tenant: Option<u32>,
+
     /// How many client connections are served at once; more wait to be accepted.
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
 
-    /// How long a request's headers, and then its body, may take to arrive, in
-    /// milliseconds; also how long a kept-alive connection may stay idle.
+    /// How long a request's headers may take to arrive, and then all of its body,
+    /// in milliseconds; also how long a kept-alive connection may stay idle.
     #[arg(long, value_name = "MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     read_timeout: u64,
@@ -104,8 +126,12 @@ impl Serve {
             ))
             .into());
         }
+        let home = self.home()?;
+        let metrics = Arc::new(Metrics::new());
         let auth = match &self.tokens {
-            Some(path) => Auth::Tokens(Arc::new(RwLock::new(Tokens::load(path)?))),
+            Some(path) => Auth::Tokens(Arc::new(RwLock::new(token_file::load_at_start(
+                path, &metrics,
+            )?))),
             None => Auth::Open,
         };
         let runtime = self.compile.runtime_pooled(self.max_concurrent)?;
@@ -113,22 +139,27 @@ impl Serve {
             Some(path) => runtime.load_file(path)?,
             None => runtime.load_reference()?,
         };
-        let home = match &self.db {
-            Some(url) => TenantHome::from(url.as_str()),
-            None => TenantHome::Directory(self.data_dir.clone()),
-        };
         let options = self.writes.options();
         // A call's thread is busy for at most its time limit; the grace period
         // lets every call that started finish.
         let grace = plugin.limits().timeout + Duration::from_secs(2);
+        let per_tenant = self
+            .max_concurrent_per_tenant
+            .unwrap_or(self.max_concurrent.div_ceil(4));
+        tracing::info!(
+            max_concurrent = self.max_concurrent,
+            max_concurrent_per_tenant = per_tenant,
+            "call slots"
+        );
         let state = Arc::new(AppState {
-            host: PluginHost::with_options(plugin, home.clone(), options)
+            host: PluginHost::with_options(plugin, home, options)
                 .keep_open(self.max_open_dbs as usize),
-            home,
-            auth,
+            auth: Arc::new(auth),
             slots: Arc::new(Semaphore::new(self.max_concurrent as usize)),
+            shares: TenantShares::new(per_tenant as usize),
             calls: call_pool::CallPool::new(self.max_concurrent as usize),
-            metrics: metrics::Metrics::new(),
+            metrics,
+            read_timeout: Duration::from_millis(self.read_timeout),
         });
         raise_descriptor_limit();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -149,19 +180,40 @@ impl Serve {
         result
     }
 
+    /// Where the tenants live: `--data-dir` (default `data`), or the PostgreSQL
+    /// database of `--db` or `RECORDS_HOST_DB`.
+    fn home(&self) -> Result<TenantHome, UsageError> {
+        match (&self.db, &self.data_dir) {
+            (Some(_), Some(_)) => Err(UsageError(
+                "--data-dir is for SQLite tenants; --db (or RECORDS_HOST_DB) names a PostgreSQL database: give one of them"
+                    .into(),
+            )),
+            (Some(url), None) if is_postgres_url(url) => Ok(TenantHome::from(url.as_str())),
+            // Not echoed: it may hold a password.
+            (Some(_), None) => Err(UsageError(
+                "serve's --db (or RECORDS_HOST_DB) must be a postgres:// or postgresql:// URL; SQLite tenants live under --data-dir"
+                    .into(),
+            )),
+            (None, dir) => Ok(TenantHome::Directory(
+                dir.clone().unwrap_or_else(|| PathBuf::from("data")),
+            )),
+        }
+    }
+
     async fn run(&self, state: Arc<AppState>, limits: ConnectionLimits) -> anyhow::Result<u8> {
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;
         let local = listener.local_addr()?;
         println!("listening on http://{local}");
-        if let Auth::Tokens(tokens) = &state.auth {
-            tokio::spawn(reload_on_sighup(
+        if let Auth::Tokens(tokens) = &*state.auth {
+            tokio::spawn(token_file::reload_on_sighup(
                 self.tokens.clone().unwrap_or_default(),
                 tokens.clone(),
+                state.metrics.clone(),
             ));
         }
-        let app = app::router(state, limits.header_timeout);
+        let app = app::router(state);
         listener::serve(listener, app, limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(exit::OK)
@@ -208,27 +260,6 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: stopping"),
         _ = int.recv() => tracing::info!("SIGINT: stopping"),
-    }
-}
-
-/// Re-reads the tokens file on every SIGHUP; a file that does not load leaves the
-/// tokens as they were.
-async fn reload_on_sighup(path: PathBuf, tokens: Arc<RwLock<Tokens>>) {
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-        return;
-    };
-    while hangups.recv().await.is_some() {
-        match Tokens::load(&path) {
-            Ok(fresh) => {
-                let count = fresh.len();
-                if let Ok(mut current) = tokens.write() {
-                    *current = fresh;
-                }
-                // Said once it is true: the new tokens are in use.
-                tracing::info!(tokens = count, "SIGHUP: tokens reloaded");
-            }
-            Err(e) => tracing::warn!("SIGHUP: tokens not reloaded, keeping the old ones: {e:#}"),
-        }
     }
 }
 

@@ -1,15 +1,17 @@
-//! Per-tenant credentials: the tokens file (`<tenant> <sha256 hex of the token>`
-//! per line), minting a token, and checking a presented one in constant time.
+//! Per-tenant credentials: the tokens file's lines (`<tenant> <sha256 hex of the
+//! token>`), minting a token, and checking a presented one in constant time.
+//! Reading the file, which grants access and so is trusted only under rules, is
+//! `token_file.rs`.
 //!
 //! Only hashes are stored, so the file is not a secret worth stealing; a token
 //! is 256 bits from the OS, shown once when it is made.
 
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use records_host::TenantName;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
@@ -31,17 +33,22 @@ pub(crate) struct Tokens {
     entries: Vec<(TenantName, [u8; 32])>,
 }
 
+/// A tokens file as read: the valid entries, and the numbers of the lines that
+/// are not (never their content: a line may hold a token pasted by mistake).
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) tokens: Tokens,
+    pub(crate) malformed: Vec<usize>,
+}
+
 impl Tokens {
-    /// Reads `path`: one `<tenant> <64 hex digits>` per line; blank lines and
-    /// lines starting with `#` are skipped.
-    ///
-    /// # Errors
-    /// When the file cannot be read, or a line is malformed (its number is named,
-    /// never its content).
-    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("cannot read the tokens file {}", path.display()))?;
+    /// Reads one `<tenant> <64 hex digits>` per line; blank lines and lines
+    /// starting with `#` are skipped. Every valid line is kept and every other
+    /// one reported: a reload that meets a typo on one line still applies the
+    /// rest (a removed line takes effect, whatever else is wrong).
+    pub(crate) fn parse(text: &str) -> Parsed {
         let mut entries = Vec::new();
+        let mut malformed = Vec::new();
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -50,16 +57,15 @@ impl Tokens {
             let parsed = line.split_once(' ').and_then(|(tenant, hash)| {
                 Some((TenantName::new(tenant).ok()?, parse_hash(hash.trim())?))
             });
-            let Some(entry) = parsed else {
-                bail!(
-                    "{} line {}: expected `<tenant> <sha256 hex of the token>`",
-                    path.display(),
-                    number + 1
-                );
-            };
-            entries.push(entry);
+            match parsed {
+                Some(entry) => entries.push(entry),
+                None => malformed.push(number + 1),
+            }
         }
-        Ok(Self { entries })
+        Parsed {
+            tokens: Self { entries },
+            malformed,
+        }
     }
 
     /// How many tokens are loaded.
@@ -145,9 +151,11 @@ mod tests {
         let b = mint(&file, &tenant("globex")).unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 4 + 64, "256 bits");
-        let text = fs::read_to_string(&file).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
         assert!(!text.contains(&a[4..]), "the token itself is not stored");
-        let tokens = Tokens::load(&file).unwrap();
+        let parsed = Tokens::parse(&text);
+        assert!(parsed.malformed.is_empty());
+        let tokens = parsed.tokens;
         assert_eq!(tokens.len(), 2);
         assert_eq!(tokens.access(&a, &tenant("acme")), Access::Granted);
         assert_eq!(tokens.access(&a, &tenant("globex")), Access::OtherTenant);
@@ -160,24 +168,22 @@ mod tests {
     fn a_planted_symbolic_link_is_not_appended_through() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("elsewhere");
-        fs::write(&target, "untouched\n").unwrap();
+        std::fs::write(&target, "untouched\n").unwrap();
         let link = dir.path().join("tokens");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(mint(&link, &tenant("acme")).is_err());
-        assert_eq!(fs::read_to_string(&target).unwrap(), "untouched\n");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
     }
 
     #[test]
-    fn malformed_lines_are_named_by_number() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("tokens");
-        fs::write(&file, "# comment\n\nacme 00\n").unwrap();
-        let err = Tokens::load(&file).unwrap_err().to_string();
-        assert!(
-            err.ends_with("line 3: expected `<tenant> <sha256 hex of the token>`"),
-            "{err}"
+    fn malformed_lines_are_reported_by_number_and_the_rest_kept() {
+        let good = format!("acme {}", "0".repeat(64));
+        let text = format!(
+            "# comment\n\nacme 00\n{good}\n../x {}\nglobex\n",
+            "0".repeat(64)
         );
-        fs::write(&file, format!("../x {}\n", "0".repeat(64))).unwrap();
-        assert!(Tokens::load(&file).is_err(), "tenant names are validated");
+        let parsed = Tokens::parse(&text);
+        assert_eq!(parsed.malformed, [3, 5, 6]);
+        assert_eq!(parsed.tokens.len(), 1);
     }
 }

@@ -15,7 +15,7 @@ use postgres::{Client, Config, NoTls, Statement};
 
 use super::error::pg_error;
 use super::sql::Text;
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
 use crate::util::locked;
 
@@ -52,10 +52,13 @@ impl PgConn {
         idle_txn: Duration,
     ) -> Result<Self, RecordError> {
         let mut config = Config::from_str(location.url()).map_err(|e| {
-            RecordError::Storage(format!(
-                "{}: not a valid PostgreSQL URL: {}",
-                location.redacted_url(),
-                crate::util::escape_control(&e.to_string())
+            RecordError::Storage(StorageError::with_detail(
+                "not a valid PostgreSQL URL",
+                format!(
+                    "{}: {}",
+                    location.redacted_url(),
+                    crate::util::escape_control(&e.to_string())
+                ),
             ))
         })?;
         let app_name = app_name(label);
@@ -170,8 +173,9 @@ fn check_advisory_locks_exclude(
         .execute("SELECT pg_advisory_unlock($1)", &[&key])
         .map_err(failed)?;
     if !held || also {
-        return Err(RecordError::Storage(format!(
-            "{server}: its advisory locks do not exclude (a second session took a key the first held), so records-host cannot serialize writes there; refusing it"
+        return Err(RecordError::Storage(StorageError::with_detail(
+            "the server's advisory locks do not exclude (a second session took a key the first held), so records-host cannot serialize writes there; refusing it",
+            server,
         )));
     }
     locked(CHECKED.get_or_init(Default::default)).insert(server);
@@ -194,7 +198,7 @@ impl r2d2::ManageConnection for Manager {
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), RecordError> {
         if conn.client.is_closed() {
-            return Err(RecordError::Storage("the connection is closed".into()));
+            return Err(RecordError::storage("the connection is closed"));
         }
         Ok(())
     }
@@ -217,9 +221,9 @@ pub(super) fn first_live(
     let mut tries = pool.max_size() + 1;
     loop {
         let mut conn = ConnHandle::Pooled(pool.get().map_err(|e| {
-            RecordError::Storage(format!(
-                "{}: no connection from the pool: {e}",
-                location.redacted_url()
+            RecordError::Storage(StorageError::with_detail(
+                "no connection from the pool",
+                format!("{}: {e}", location.redacted_url()),
             ))
         })?);
         match first_contact(&mut conn, location, label) {

@@ -1,18 +1,18 @@
 //! How PostgreSQL's errors become record errors, in one place: one line each,
-//! naming the database by its URL without the password.
+//! what failed as the summary, and the server's words with the database's URL
+//! (without the password) as the operator's detail.
 
 use postgres::error::SqlState;
 
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
 use crate::util::escape_control;
 
 /// `e`, met while doing `what` at `location`, as one line.
 pub(crate) fn pg_error(location: &PgLocation, e: &postgres::Error, what: &str) -> RecordError {
-    RecordError::Storage(format!(
-        "{}: {what}: {}",
-        location.redacted_url(),
-        describe(e)
+    RecordError::Storage(StorageError::with_detail(
+        what,
+        format!("{}: {}", location.redacted_url(), describe(e)),
     ))
 }
 
@@ -20,8 +20,8 @@ pub(crate) fn pg_error(location: &PgLocation, e: &postgres::Error, what: &str) -
 /// own words; anything else is a storage error.
 pub(crate) fn statement_error(location: &PgLocation, e: &postgres::Error) -> RecordError {
     match e.code() {
-        Some(code) if *code == SqlState::DISK_FULL => RecordError::Storage(
-            "the database is full: it reached its size limit (or the disk is full)".into(),
+        Some(code) if *code == SqlState::DISK_FULL => RecordError::storage(
+            "the database is full: it reached its size limit (or the disk is full)",
         ),
         Some(code) if *code == SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT => {
             RecordError::Invalid(

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub(crate) use self::connection::{Pool, pool};
-pub(crate) use self::status::{lock_status_at, metrics, probe_lock};
+pub(crate) use self::status::{lock_status_at, lock_status_pooled, metrics, probe_lock};
 pub(crate) use self::txn::Txn;
 pub(crate) use self::writer::Writer;
 
@@ -32,7 +32,7 @@ use self::error::{pg_error, statement_error};
 use self::lock::{Acquire, LockFailure, begin_locked};
 use self::sql::Text;
 use self::txn::check_no_open_transaction;
-use crate::error::{RecordError, RecordId};
+use crate::error::{RecordError, RecordId, StorageError};
 use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics};
 use crate::record::Record;
@@ -262,9 +262,9 @@ impl PgStore {
                     *owned = PgConn::connect(&self.location, "", self.txn_deadline)?;
                 }
                 ConnHandle::Pooled(_) => {
-                    return Err(RecordError::Storage(format!(
-                        "{}: the connection was closed",
-                        self.location.redacted_url()
+                    return Err(RecordError::Storage(StorageError::with_detail(
+                        "the connection was closed",
+                        self.location.redacted_url(),
                     )));
                 }
             }

@@ -11,7 +11,7 @@ use postgres::Client;
 use super::error::pg_error;
 use super::lock::{Acquire, LockFailure, begin_locked};
 use super::sql::{self, SCHEMA_VERSION, Text};
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
 
 /// What a schema holds, as far as records-host is concerned.
@@ -68,8 +68,11 @@ pub(crate) fn prepare(
 
 fn current(location: &PgLocation, version: i64) -> Result<(), RecordError> {
     if version > SCHEMA_VERSION {
-        return Err(RecordError::Storage(format!(
-            "{location}: schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
+        return Err(RecordError::Storage(StorageError::with_detail(
+            format!(
+                "schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
+            ),
+            location.to_string(),
         )));
     }
     Ok(())
@@ -78,8 +81,9 @@ fn current(location: &PgLocation, version: i64) -> Result<(), RecordError> {
 /// What the schema holds; `Err` for one records-host must not touch.
 fn checked(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind, RecordError> {
     match kind(client, location, text)? {
-        Kind::Foreign(what) => Err(RecordError::Storage(format!(
-            "{location}: {what}; it is not a records-host schema, so it was left untouched"
+        Kind::Foreign(what) => Err(RecordError::Storage(StorageError::with_detail(
+            format!("{what}; it is not a records-host schema, so it was left untouched"),
+            location.to_string(),
         ))),
         kind => Ok(kind),
     }
@@ -107,7 +111,10 @@ fn kind(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind,
             let version = row
                 .and_then(|row| row.get::<_, String>(0).parse::<i64>().ok())
                 .ok_or_else(|| {
-                    RecordError::Storage(format!("{location}: the schema has no valid version"))
+                    RecordError::Storage(StorageError::with_detail(
+                        "the schema has no valid version",
+                        location.to_string(),
+                    ))
                 })?;
             Ok(Kind::Ours { version })
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::connection::PgConn;
+use super::connection::{PgConn, Pool, first_live};
 use super::error::{pg_error, statement_error};
 use super::lock::{self, Acquire, LockFailure, begin_locked};
 use crate::error::RecordError;
@@ -40,6 +40,18 @@ fn connect_for_lock(
 /// Whether the lock of `location`'s schema is held, and by whom; creates nothing.
 pub(crate) fn lock_status_at(location: &PgLocation) -> Result<LockStatus, RecordError> {
     let (mut conn, key, _) = connect_for_lock(location, "lock-status")?;
+    lock::status(&mut conn.client, key)
+        .map_err(|e| pg_error(location, &e, "cannot read the lock status"))
+}
+
+/// [`lock_status_at`] over a connection of `pool` (a server's, so that status
+/// requests neither open connections of their own nor exceed the pool).
+pub(crate) fn lock_status_pooled(
+    location: &PgLocation,
+    pool: &Pool,
+) -> Result<LockStatus, RecordError> {
+    let (mut conn, database) = first_live(pool, location, "lock-status")?;
+    let key = lock::key(&database, location.schema());
     lock::status(&mut conn.client, key)
         .map_err(|e| pg_error(location, &e, "cannot read the lock status"))
 }

@@ -65,8 +65,8 @@ impl<'a> Writer<'a> {
     pub(crate) fn insert(&mut self, name: &str, value: i64) -> Result<RecordId, RecordError> {
         if let Some((limit, size)) = &mut self.room {
             if *size >= *limit {
-                return Err(RecordError::Storage(
-                    "the database is full: it reached its size limit (or the disk is full)".into(),
+                return Err(RecordError::storage(
+                    "the database is full: it reached its size limit (or the disk is full)",
                 ));
             }
             *size = size.saturating_add(ROW_OVERHEAD + name.len() as u64);

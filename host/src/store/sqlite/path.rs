@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 
 /// The canonical path of the database at `path`, creating its directory when
 /// missing.
@@ -64,9 +64,9 @@ pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
 }
 
 fn storage(path: &Path, why: &str) -> RecordError {
-    RecordError::Storage(format!(
-        "{}: {why}",
-        crate::util::escape_control(&path.display().to_string())
+    RecordError::Storage(StorageError::with_detail(
+        why,
+        crate::util::escape_control(&path.display().to_string()),
     ))
 }
 
@@ -97,7 +97,7 @@ mod tests {
     fn directories_and_dangling_links_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let err = resolve(dir.path()).unwrap_err();
-        assert!(err.to_string().ends_with("it is a directory"), "{err}");
+        assert!(err.to_string().contains("it is a directory"), "{err}");
         let dangling = dir.path().join("dangling.db");
         std::os::unix::fs::symlink(dir.path().join("nowhere/x.db"), &dangling).unwrap();
         let err = resolve(&dangling).unwrap_err();

@@ -13,8 +13,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 use crate::lock::WriteLock;
+use crate::util::escape_control;
 
 /// `RHDB`: the application id of every records-host database.
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RHDB");
@@ -63,8 +64,9 @@ pub(crate) fn prepare(
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(RecordError::Storage(format!(
-            "cannot switch to WAL (journal_mode is {mode})"
+        return Err(RecordError::Storage(StorageError::with_detail(
+            format!("cannot switch to WAL (journal_mode is {mode})"),
+            escape_control(&path.display().to_string()),
         )));
     }
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
@@ -89,16 +91,21 @@ fn checked_version(conn: &Connection, path: &Path) -> Result<(u32, bool), Record
         Kind::Unmarked { version } => (version, false),
         Kind::Empty => (0, false),
         Kind::Foreign(what) => {
-            return Err(RecordError::Storage(format!(
-                "{} is not a records-host database ({what}); it was left untouched",
-                crate::util::escape_control(&path.display().to_string())
+            return Err(RecordError::Storage(StorageError::with_detail(
+                format!("it is not a records-host database ({what}); it was left untouched"),
+                format!(
+                    "{} is not a records-host database",
+                    escape_control(&path.display().to_string())
+                ),
             )));
         }
     };
     if version > SCHEMA_VERSION {
-        return Err(RecordError::Storage(format!(
-            "{}: schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})",
-            path.display()
+        return Err(RecordError::Storage(StorageError::with_detail(
+            format!(
+                "schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
+            ),
+            escape_control(&path.display().to_string()),
         )));
     }
     Ok((version, marked))

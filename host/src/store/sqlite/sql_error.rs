@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use super::BUSY_TIMEOUT;
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 use crate::lock::proc_locks::{self, LockKind};
 use crate::lock::{LockTimeout, describe_process};
 
@@ -23,8 +23,8 @@ const SQLITE_BUSY: &str = "a process outside records-host's write lock holds SQL
 impl From<rusqlite::Error> for RecordError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => Self::Storage(
-                "the database is full: it reached its size limit (or the disk is full)".into(),
+            Some(rusqlite::ErrorCode::DiskFull) => Self::storage(
+                "the database is full: it reached its size limit (or the disk is full)",
             ),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 Self::LockTimeout(LockTimeout {
@@ -32,8 +32,28 @@ impl From<rusqlite::Error> for RecordError {
                     holder: SQLITE_BUSY.into(),
                 })
             }
-            _ => Self::Storage(crate::util::escape_control(&e.to_string())),
+            _ => Self::Storage(StorageError::with_detail(
+                summary(&e),
+                crate::util::escape_control(&e.to_string()),
+            )),
         }
+    }
+}
+
+/// What failed, in SQLite's fixed words for its result code (never the message,
+/// which can name files).
+fn summary(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(failure, _) => format!(
+            "SQLite: {}",
+            rusqlite::ffi::code_to_str(failure.extended_code)
+        ),
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => {
+            "a stored value does not have the type records-host expects".into()
+        }
+        _ => "a statement failed".into(),
     }
 }
 

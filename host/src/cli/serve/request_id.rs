@@ -1,0 +1,61 @@
+//! A request id for every request: in the `X-Request-Id` header of every answer,
+//! in the body of every error, and in the server's log lines about the request,
+//! so that a tenant told only what failed can hand the operator the id under
+//! which the server logged where and why.
+//!
+//! Ids are 16 hex digits: a counter that starts at a random value, so ids do not
+//! repeat within a run and do not say how many requests the server has served.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// The header that carries the id.
+pub(crate) const HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    static CURRENT: RequestId;
+}
+
+/// One request's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestId(u64);
+
+impl RequestId {
+    fn next() -> Self {
+        static NEXT: OnceLock<AtomicU64> = OnceLock::new();
+        let next = NEXT.get_or_init(|| {
+            let mut seed = [0u8; 8];
+            // Without randomness the ids merely start at zero.
+            let _ = getrandom::fill(&mut seed);
+            AtomicU64::new(u64::from_le_bytes(seed))
+        });
+        Self(next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The id of the request being answered, inside [`assign`]'s scope.
+    pub(crate) fn current() -> Option<Self> {
+        CURRENT.try_with(|id| *id).ok()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// Middleware: gives the request an id, answers it within the id's scope (so
+/// handlers and error responses can read it) and puts it in the answer's header.
+pub(crate) async fn assign(request: Request, next: Next) -> Response {
+    let id = RequestId::next();
+    let mut response = CURRENT.scope(id, next.run(request)).await;
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    response
+}
