@@ -16,6 +16,7 @@ mod postgres;
 mod sandbox;
 mod scripts;
 mod serve;
+mod stored_values;
 mod support;
 mod tenants;
 mod time_limits;

@@ -159,13 +159,13 @@ fn check_advisory_locks_exclude(
     let key = probe_key();
     let held: bool = first
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .map_err(failed)?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
     let mut second = config.connect(NoTls).map_err(failed)?;
     let also: bool = second
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .map_err(failed)?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
     first
         .execute("SELECT pg_advisory_unlock($1)", &[&key])
         .map_err(failed)?;
@@ -240,11 +240,10 @@ pub(super) fn first_contact(
 ) -> Result<String, RecordError> {
     conn.set_label(label)
         .map_err(|e| pg_error(location, &e, "cannot name the session"))?;
-    Ok(conn
-        .client
+    conn.client
         .query_one("SELECT current_database()", &[])
-        .map_err(|e| pg_error(location, &e, "cannot read the database name"))?
-        .get(0))
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| pg_error(location, &e, "cannot read the database name"))
 }
 
 /// A bounded pool of connections to one server.

@@ -153,19 +153,19 @@ fn holder(client: &mut Client, key: i64) -> Result<String, postgres::Error> {
 fn holders(client: &mut Client, key: i64) -> Result<Vec<String>, postgres::Error> {
     // pg_locks shows a bigint key as its high and low halves.
     let (high, low) = ((key >> 32) as u32, key as u32);
-    let rows = client.query(sql::HOLDERS, &[&high, &low])?;
-    Ok(rows
+    client
+        .query(sql::HOLDERS, &[&high, &low])?
         .iter()
         .map(|row| {
-            let pid: i32 = row.get(0);
-            let app: String = row.get(1);
-            let client_addr: String = row.get(2);
-            let held: f64 = row.get(3);
-            escape_control(&format!(
+            let pid: i32 = row.try_get(0)?;
+            let app: String = row.try_get(1)?;
+            let client_addr: String = row.try_get(2)?;
+            let held: f64 = row.try_get(3)?;
+            Ok(escape_control(&format!(
                 "pid:{pid} app:\"{app}\" client:{client_addr} held:{held:.3}s"
-            ))
+            )))
         })
-        .collect())
+        .collect()
 }
 
 /// The last row of a simple query's results: its first value, and its second as

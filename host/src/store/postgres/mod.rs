@@ -8,11 +8,13 @@
 //! commit) or for a write transaction ([`Txn`]). A write without the lock does not
 //! compile. Connections are named after this process and its plugin
 //! (`connection.rs`), schemas are created on first use (`schema.rs`), errors name
-//! the database without its password (`error.rs`), and the SQL text is in `sql.rs`.
+//! the database without its password (`error.rs`), values read from rows never
+//! panic (`row.rs`), and the SQL text is in `sql.rs`.
 
 mod connection;
 mod error;
 mod lock;
+mod row;
 mod schema;
 mod sql;
 mod status;
@@ -30,6 +32,7 @@ pub(crate) use self::writer::Writer;
 use self::connection::{ConnHandle, PgConn, Prepared, first_contact, first_live};
 use self::error::{pg_error, statement_error};
 use self::lock::{Acquire, LockFailure, begin_locked};
+use self::row::{column, record};
 use self::sql::Text;
 use self::txn::check_no_open_transaction;
 use crate::error::{RecordError, RecordId};
@@ -143,7 +146,7 @@ impl PgStore {
             .client
             .query_opt(&prepared.get, &[&id])
             .map_err(|e| statement_error(&self.location, &e))?;
-        Ok(row.map(|row| record(&row)))
+        row.map(|row| record(&row)).transpose()
     }
 
     pub(crate) fn scan(
@@ -159,16 +162,16 @@ impl PgStore {
                 &[&after.unwrap_or(RecordId::MIN), &i64::from(limit)],
             )
             .map_err(|e| statement_error(&self.location, &e))?;
-        Ok(rows.iter().map(record).collect())
+        rows.iter().map(record).collect()
     }
 
     pub(crate) fn count(&self) -> Result<u64, RecordError> {
         let (mut conn, prepared) = self.prepared()?;
-        let count: i64 = conn
+        let row = conn
             .client
             .query_one(&prepared.count, &[])
-            .map_err(|e| statement_error(&self.location, &e))?
-            .get(0);
+            .map_err(|e| statement_error(&self.location, &e))?;
+        let count: i64 = column(&row, 0)?;
         Ok(count.unsigned_abs())
     }
 
@@ -270,13 +273,5 @@ impl PgStore {
             }
         }
         Ok(conn)
-    }
-}
-
-fn record(row: &postgres::Row) -> Record {
-    Record {
-        id: row.get(0),
-        name: row.get(1),
-        value: row.get(2),
     }
 }

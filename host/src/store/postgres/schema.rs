@@ -10,6 +10,7 @@ use postgres::Client;
 
 use super::error::pg_error;
 use super::lock::{Acquire, LockFailure, begin_locked};
+use super::row::column;
 use super::sql::{self, SCHEMA_VERSION, Text};
 use crate::error::RecordError;
 use crate::location::PgLocation;
@@ -91,8 +92,8 @@ fn kind(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind,
         .query(sql::TABLES, &[&location.schema()])
         .map_err(failed)?
         .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .map(|row| column(row, 0))
+        .collect::<Result<_, _>>()?;
     let has = |name: &str| tables.iter().any(|t| t == name);
     match (has("records"), has(sql::META_TABLE)) {
         (false, false) => Ok(Kind::Empty),
@@ -104,8 +105,9 @@ fn kind(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind,
         )),
         (true, true) => {
             let row = client.query_opt(&text.version, &[]).map_err(failed)?;
-            let version = row
-                .and_then(|row| row.get::<_, String>(0).parse::<i64>().ok())
+            let text: Option<String> = row.map(|row| column(&row, 0)).transpose()?;
+            let version = text
+                .and_then(|text| text.parse::<i64>().ok())
                 .ok_or_else(|| {
                     RecordError::Storage(format!("{location}: the schema has no valid version"))
                 })?;

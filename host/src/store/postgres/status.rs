@@ -31,8 +31,8 @@ fn connect_for_lock(
     let database: String = conn
         .client
         .query_one("SELECT current_database()", &[])
-        .map_err(|e| pg_error(location, &e, "cannot read the database name"))?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(|e| pg_error(location, &e, "cannot read the database name"))?;
     let key = lock::key(&database, location.schema());
     Ok((conn, key, metrics(location)))
 }

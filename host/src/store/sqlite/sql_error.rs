@@ -1,6 +1,9 @@
 //! How SQLite's errors become record errors, in one place.
 //!
-//! Two of them are not storage failures. A full database (`SQLITE_FULL`, from the
+//! A value read that is not of the type records-host reads (SQLite keeps any
+//! type in any column, so another program can store text or a real in `value`)
+//! is a storage error that says so, in one line. Two errors are not storage
+//! failures. A full database (`SQLITE_FULL`, from the
 //! size limit or the disk) says so plainly. A busy database (`SQLITE_BUSY` or
 //! `SQLITE_LOCKED` after the busy timeout) means that a process outside
 //! records-host's write lock holds SQLite's own lock: that is retryable, so it is a
@@ -32,9 +35,30 @@ impl From<rusqlite::Error> for RecordError {
                     holder: SQLITE_BUSY.into(),
                 })
             }
-            _ => Self::Storage(crate::util::escape_control(&e.to_string())),
+            _ => unexpected_type(&e)
+                .unwrap_or_else(|| Self::Storage(crate::util::escape_control(&e.to_string()))),
         }
     }
+}
+
+/// The storage error of a value read from the database that is not of the type
+/// records-host reads; `None` for any other error.
+fn unexpected_type(e: &rusqlite::Error) -> Option<RecordError> {
+    let why = match e {
+        rusqlite::Error::InvalidColumnType(_, name, found) => {
+            format!("(column {name}): it holds {found}")
+        }
+        rusqlite::Error::FromSqlConversionFailure(index, found, cause) => {
+            format!("(column {index}): {found}: {cause}")
+        }
+        rusqlite::Error::IntegralValueOutOfRange(index, value) => {
+            format!("(column {index}): {value} is out of range")
+        }
+        _ => return None,
+    };
+    Some(RecordError::Storage(crate::util::escape_control(&format!(
+        "a stored value has an unexpected type {why}"
+    ))))
 }
 
 /// `err`, with the process holding SQLite's lock on `conn`'s database named when
