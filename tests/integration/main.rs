@@ -18,6 +18,7 @@ mod scripts;
 mod serve;
 mod stored_values;
 mod support;
+mod tenant_schemas;
 mod tenants;
 mod time_limits;
 mod transactions;

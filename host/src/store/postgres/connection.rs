@@ -204,16 +204,15 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// A connection from `pool` that answers, named after `label`, and the name of
-/// its database. A pooled connection that the server ended (a restart, an
-/// administrator, a network drop) is only found out on its next use; it is
-/// dropped, and the next one tried, up to the pool's size plus one (a fresh
-/// connection).
+/// A connection from `pool` that answers, named after `label`. A pooled
+/// connection that the server ended (a restart, an administrator, a network
+/// drop) is only found out on its next use; it is dropped, and the next one
+/// tried, up to the pool's size plus one (a fresh connection).
 pub(super) fn first_live(
     pool: &Pool,
     location: &PgLocation,
     label: &str,
-) -> Result<(ConnHandle, String), RecordError> {
+) -> Result<ConnHandle, RecordError> {
     let mut tries = pool.max_size() + 1;
     loop {
         let mut conn = ConnHandle::Pooled(pool.get().map_err(|e| {
@@ -223,7 +222,7 @@ pub(super) fn first_live(
             ))
         })?);
         match first_contact(&mut conn, location, label) {
-            Ok(database) => return Ok((conn, database)),
+            Ok(()) => return Ok(conn),
             // Dropped here: the pool discards a closed connection (`has_broken`).
             Err(_) if conn.client.is_closed() && tries > 1 => tries -= 1,
             Err(e) => return Err(e),
@@ -231,19 +230,19 @@ pub(super) fn first_live(
     }
 }
 
-/// Names the session after `label` and reads the name of its database: the
-/// first round trip on a connection.
+/// Names the session after `label`, and makes one round trip even when it is
+/// named so already: the first use of a connection, which finds out whether the
+/// server still has it.
 pub(super) fn first_contact(
     conn: &mut ConnHandle,
     location: &PgLocation,
     label: &str,
-) -> Result<String, RecordError> {
+) -> Result<(), RecordError> {
     conn.set_label(label)
         .map_err(|e| pg_error(location, &e, "cannot name the session"))?;
     conn.client
-        .query_one("SELECT current_database()", &[])
-        .and_then(|row| row.try_get(0))
-        .map_err(|e| pg_error(location, &e, "cannot read the database name"))
+        .batch_execute("SELECT 1")
+        .map_err(|e| pg_error(location, &e, "cannot reach the server"))
 }
 
 /// A bounded pool of connections to one server.
