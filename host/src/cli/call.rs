@@ -50,7 +50,13 @@ impl Call {
         }
         Ok(match Outcome::of(&results) {
             Outcome::Ok => exit::OK,
-            Outcome::Err => exit::FAILURE,
+            Outcome::Err => {
+                // The plugin was told what failed; the operator also sees where.
+                if let Some(withheld) = instance.withheld_error() {
+                    eprintln!("records-host: storage: {withheld}");
+                }
+                exit::FAILURE
+            }
             Outcome::LockTimeout(timeout) => {
                 // The value is on stdout; a person also sees who holds the lock.
                 eprintln!("{timeout}");

@@ -162,13 +162,13 @@ fn check_advisory_locks_exclude(
     let key = probe_key();
     let held: bool = first
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .map_err(failed)?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
     let mut second = config.connect(NoTls).map_err(failed)?;
     let also: bool = second
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .map_err(failed)?
-        .get(0);
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
     first
         .execute("SELECT pg_advisory_unlock($1)", &[&key])
         .map_err(failed)?;
@@ -208,16 +208,15 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
-/// A connection from `pool` that answers, named after `label`, and the name of
-/// its database. A pooled connection that the server ended (a restart, an
-/// administrator, a network drop) is only found out on its next use; it is
-/// dropped, and the next one tried, up to the pool's size plus one (a fresh
-/// connection).
+/// A connection from `pool` that answers, named after `label`. A pooled
+/// connection that the server ended (a restart, an administrator, a network
+/// drop) is only found out on its next use; it is dropped, and the next one
+/// tried, up to the pool's size plus one (a fresh connection).
 pub(super) fn first_live(
     pool: &Pool,
     location: &PgLocation,
     label: &str,
-) -> Result<(ConnHandle, String), RecordError> {
+) -> Result<ConnHandle, RecordError> {
     let mut tries = pool.max_size() + 1;
     loop {
         let mut conn = ConnHandle::Pooled(pool.get().map_err(|e| {
@@ -227,7 +226,7 @@ pub(super) fn first_live(
             ))
         })?);
         match first_contact(&mut conn, location, label) {
-            Ok(database) => return Ok((conn, database)),
+            Ok(()) => return Ok(conn),
             // Dropped here: the pool discards a closed connection (`has_broken`).
             Err(_) if conn.client.is_closed() && tries > 1 => tries -= 1,
             Err(e) => return Err(e),
@@ -235,20 +234,19 @@ pub(super) fn first_live(
     }
 }
 
-/// Names the session after `label` and reads the name of its database: the
-/// first round trip on a connection.
+/// Names the session after `label`, and makes one round trip even when it is
+/// named so already: the first use of a connection, which finds out whether the
+/// server still has it.
 pub(super) fn first_contact(
     conn: &mut ConnHandle,
     location: &PgLocation,
     label: &str,
-) -> Result<String, RecordError> {
+) -> Result<(), RecordError> {
     conn.set_label(label)
         .map_err(|e| pg_error(location, &e, "cannot name the session"))?;
-    Ok(conn
-        .client
-        .query_one("SELECT current_database()", &[])
-        .map_err(|e| pg_error(location, &e, "cannot read the database name"))?
-        .get(0))
+    conn.client
+        .batch_execute("SELECT 1")
+        .map_err(|e| pg_error(location, &e, "cannot reach the server"))
 }
 
 /// A bounded pool of connections to one server.

@@ -7,30 +7,54 @@
 //! waiting (`pg_try_advisory_xact_lock`, in the round trip that begins the
 //! transaction); only when that fails does it wait, under `SET LOCAL
 //! lock_timeout`, so an uncontended write costs no extra round trip and a zero
-//! timeout is one attempt. The key is the first 8 bytes of
-//! `SHA-256("records-host:" + database + "/" + schema)`, a `bigint`: one lock per
-//! schema, so tenants (a schema each) never wait for each other, and no other
-//! application's key is likely to be the same.
+//! timeout is one attempt.
+//!
+//! The key of a schema is the `bigint` `(MAGIC << 32) | oid`, where `oid` is the
+//! schema's `pg_namespace.oid`; `pg_locks` shows it as `classid = MAGIC`, `objid =
+//! <the schema's OID>`, `objsubid = 1`. Two schemas never share a key: an OID
+//! is a 32-bit value, so the key holds it whole, and `pg_namespace.oid` is the
+//! primary key of a database's schemas; advisory locks belong to one database, so
+//! schemas of other databases do not meet. One lock per schema, so tenants (a
+//! schema each, `location::tenant_schema`) never wait for each other. `MAGIC`
+//! keeps records-host's keys apart from other applications' in the same database
+//! unless one of them uses the same tag.
+//!
+//! The OID is looked up by the statement that takes the lock, every time (not
+//! once when the store opens): a schema dropped and created again under a new
+//! OID is locked under that OID by every host. A schema that does not exist has
+//! no key: the statement fails (`invalid_schema_name`) and no lock is taken, so a
+//! writer never goes on without the lock; `schema.rs` creates the schema before
+//! it takes the lock to create the tables.
+//!
+//! Every host that shares a database must run the same version of records-host:
+//! releases before this one derived the key from a hash of the database and
+//! schema names, so an older host and a newer one would not exclude each other.
 
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
 use postgres::{Client, SimpleQueryMessage};
-use sha2::{Digest, Sha256};
 
 use super::sql;
 use crate::lock::{LockStatus, LockTimeout, Metrics};
 use crate::util::escape_control;
 
-/// The advisory lock key of `schema` in `database`.
-pub(crate) fn key(database: &str, schema: &str) -> i64 {
-    let digest = Sha256::digest(format!("records-host:{database}/{schema}").as_bytes());
-    i64::from_be_bytes(digest[..8].try_into().unwrap_or_default())
+/// The high half of every records-host lock key: "RHLK".
+const MAGIC: u32 = 0x5248_4C4B;
+
+/// The lock key of `schema`, as an SQL expression that looks up the schema's OID
+/// when it runs (and fails when there is no such schema).
+fn key(schema: &str) -> String {
+    format!(
+        "(({MAGIC}::bigint << 32) | {}::regnamespace::oid::bigint)",
+        sql::literal(&sql::quote(schema))
+    )
 }
 
 /// What taking the lock needs to know.
 pub(crate) struct Acquire<'a> {
-    pub(crate) key: i64,
+    /// The schema whose lock to take.
+    pub(crate) schema: &'a str,
     /// The lock timeout.
     pub(crate) timeout: Duration,
     /// Give up here if it comes before the timeout (the plugin call's deadline).
@@ -70,9 +94,9 @@ pub(crate) fn begin_locked(
     let size = acquire.size_of.map_or_else(String::new, |table| {
         format!(", pg_total_relation_size('{}')", table.replace('\'', "''"))
     });
+    let key = key(acquire.schema);
     let first = client.simple_query(&format!(
-        "BEGIN; {idle}SELECT pg_try_advisory_xact_lock({}){size}",
-        acquire.key
+        "BEGIN; {idle}SELECT pg_try_advisory_xact_lock({key}){size}"
     ));
     match first.map(|messages| last_row(&messages)) {
         Ok(Some((got, size))) if got == "t" => {
@@ -94,10 +118,7 @@ pub(crate) fn begin_locked(
         ),
         None => String::new(),
     };
-    match client.simple_query(&format!(
-        "{wait}SELECT pg_advisory_xact_lock({}){size}",
-        acquire.key
-    )) {
+    match client.simple_query(&format!("{wait}SELECT pg_advisory_xact_lock({key}){size}")) {
         Ok(messages) => {
             acquire.metrics.record(start.elapsed(), true);
             Ok(last_row(&messages).and_then(|(_, size)| size))
@@ -122,7 +143,7 @@ fn timed_out(client: &mut Client, acquire: &Acquire<'_>, start: Instant) -> Lock
     acquire.metrics.record_timeout();
     LockFailure::TimedOut(LockTimeout {
         waited: start.elapsed(),
-        holder: holder(client, acquire.key).unwrap_or_else(|_| "unknown".into()),
+        holder: holder(client, acquire.schema).unwrap_or_else(|_| "unknown".into()),
     })
 }
 
@@ -131,41 +152,59 @@ fn rollback(client: &mut Client, failure: LockFailure) -> LockFailure {
     failure
 }
 
-/// Whether the lock of `key` is held now, and by whom. Takes no lock.
-pub(crate) fn status(client: &mut Client, key: i64) -> Result<LockStatus, postgres::Error> {
-    let holders = holders(client, key)?;
+/// Whether the lock of `schema` is held now, and by whom (with the holder's
+/// client address when `with_address`: for the operator, not for tenants). Takes
+/// no lock (and a schema that does not exist has no holder).
+pub(crate) fn status(
+    client: &mut Client,
+    schema: &str,
+    with_address: bool,
+) -> Result<LockStatus, postgres::Error> {
+    let holders = holders(client, schema, with_address)?;
     Ok(match holders.into_iter().next() {
         Some(holder) => LockStatus::Held { holder },
         None => LockStatus::Free,
     })
 }
 
-/// Who holds the lock of `key` now, in one line.
-fn holder(client: &mut Client, key: i64) -> Result<String, postgres::Error> {
-    Ok(holders(client, key)?.into_iter().next().unwrap_or_else(|| {
-        "none now (the holder released the lock while it was being looked up)".into()
-    }))
+/// Who holds the lock of `schema` now, in one line: what a lock timeout says,
+/// which reaches plugins and tenants, so without the holder's client address.
+fn holder(client: &mut Client, schema: &str) -> Result<String, postgres::Error> {
+    Ok(holders(client, schema, false)?
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            "none now (the holder released the lock while it was being looked up)".into()
+        }))
 }
 
-/// The sessions holding the lock of `key` (at most one), described as `pid:<backend
-/// pid> app:<application_name> client:<address> held:<seconds>s`; the
+/// The sessions holding the lock of `schema` (at most one), described as
+/// `pid:<backend pid> app:<application_name> held:<seconds>s`, with `
+/// client:<address>` after the application name when `with_address`; the
 /// application name of a records-host session names its host's pid and plugin.
-fn holders(client: &mut Client, key: i64) -> Result<Vec<String>, postgres::Error> {
-    // pg_locks shows a bigint key as its high and low halves.
-    let (high, low) = ((key >> 32) as u32, key as u32);
-    let rows = client.query(sql::HOLDERS, &[&high, &low])?;
-    Ok(rows
+fn holders(
+    client: &mut Client,
+    schema: &str,
+    with_address: bool,
+) -> Result<Vec<String>, postgres::Error> {
+    client
+        .query(sql::HOLDERS, &[&MAGIC, &schema])?
         .iter()
         .map(|row| {
-            let pid: i32 = row.get(0);
-            let app: String = row.get(1);
-            let client_addr: String = row.get(2);
-            let held: f64 = row.get(3);
-            escape_control(&format!(
-                "pid:{pid} app:\"{app}\" client:{client_addr} held:{held:.3}s"
-            ))
+            let pid: i32 = row.try_get(0)?;
+            let app: String = row.try_get(1)?;
+            let client_addr: String = row.try_get(2)?;
+            let held: f64 = row.try_get(3)?;
+            let address = if with_address {
+                format!(" client:{client_addr}")
+            } else {
+                String::new()
+            };
+            Ok(escape_control(&format!(
+                "pid:{pid} app:\"{app}\"{address} held:{held:.3}s"
+            )))
         })
-        .collect())
+        .collect()
 }
 
 /// The last row of a simple query's results: its first value, and its second as
@@ -188,10 +227,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_differ_by_schema_and_database_and_are_stable() {
-        let a = key("app", "rh_acme");
-        assert_eq!(a, key("app", "rh_acme"));
-        assert_ne!(a, key("app", "rh_globex"));
-        assert_ne!(a, key("other", "rh_acme"));
+    fn a_key_is_the_tag_and_the_oid_of_the_schema_named_by_a_quoted_literal() {
+        assert_eq!(
+            key("rh_acme"),
+            "((1380469835::bigint << 32) | E'\"rh_acme\"'::regnamespace::oid::bigint)"
+        );
+        assert_eq!(
+            key("A'b\"c\\"),
+            "((1380469835::bigint << 32) | E'\"A''b\"\"c\\\\\"'::regnamespace::oid::bigint)"
+        );
     }
 }

@@ -7,12 +7,16 @@
 //! lock: for one statement ([`PgStore::write_one`]: begin and lock, the statement,
 //! commit) or for a write transaction ([`Txn`]). A write without the lock does not
 //! compile. Connections are named after this process and its plugin
-//! (`connection.rs`), schemas are created on first use (`schema.rs`), errors name
-//! the database without its password (`error.rs`), and the SQL text is in `sql.rs`.
+//! (`connection.rs`), schemas are created on first use (`schema.rs`; an older
+//! release's schema of a tenant is carried over, `legacy.rs`), errors name the
+//! database without its password (`error.rs`), values read from rows never panic
+//! (`row.rs`), and the SQL text is in `sql.rs`.
 
 mod connection;
 mod error;
+mod legacy;
 mod lock;
+mod row;
 mod schema;
 mod sql;
 mod status;
@@ -30,6 +34,7 @@ pub(crate) use self::writer::Writer;
 use self::connection::{ConnHandle, PgConn, Prepared, first_contact, first_live};
 use self::error::{pg_error, statement_error};
 use self::lock::{Acquire, LockFailure, begin_locked};
+use self::row::{column, record};
 use self::sql::Text;
 use self::txn::check_no_open_transaction;
 use crate::error::{RecordError, RecordId, StorageError};
@@ -38,13 +43,12 @@ use crate::lock::{LockMetrics, LockStatus, Metrics};
 use crate::record::Record;
 use crate::util::locked;
 
-/// An open PostgreSQL store: a connection (its own, or one from a pool), the
-/// schema's statements and its lock key.
+/// An open PostgreSQL store: a connection (its own, or one from a pool) and the
+/// schema's statements.
 pub(crate) struct PgStore {
     location: PgLocation,
     conn: Arc<Mutex<ConnHandle>>,
     text: Text,
-    key: i64,
     lock_timeout: Duration,
     txn_deadline: Duration,
     metrics: Arc<Metrics>,
@@ -76,19 +80,18 @@ impl PgStore {
         txn_deadline: Duration,
         pool: Option<&Pool>,
     ) -> Result<Self, RecordError> {
-        let (mut conn, database) = match pool {
+        let mut conn = match pool {
             Some(pool) => first_live(pool, location, label)?,
             None => {
                 let mut conn = ConnHandle::Owned(PgConn::connect(location, label, txn_deadline)?);
-                let database = first_contact(&mut conn, location, label)?;
-                (conn, database)
+                first_contact(&mut conn, location, label)?;
+                conn
             }
         };
-        let key = lock::key(&database, location.schema());
         let text = Text::for_schema(location.schema());
         let metrics = metrics(location);
         let acquire = Acquire {
-            key,
+            schema: location.schema(),
             timeout: lock_timeout,
             cap: None,
             idle_deadline: None,
@@ -102,7 +105,6 @@ impl PgStore {
             location: location.clone(),
             conn: Arc::new(Mutex::new(conn)),
             text,
-            key,
             lock_timeout,
             txn_deadline,
             metrics,
@@ -129,7 +131,7 @@ impl PgStore {
     }
 
     pub(crate) fn lock_status(&self) -> Result<LockStatus, RecordError> {
-        lock::status(&mut self.conn()?.client, self.key)
+        lock::status(&mut self.conn()?.client, self.location.schema(), true)
             .map_err(|e| pg_error(&self.location, &e, "cannot read the lock status"))
     }
 
@@ -143,7 +145,7 @@ impl PgStore {
             .client
             .query_opt(&prepared.get, &[&id])
             .map_err(|e| statement_error(&self.location, &e))?;
-        Ok(row.map(|row| record(&row)))
+        row.map(|row| record(&row)).transpose()
     }
 
     pub(crate) fn scan(
@@ -159,16 +161,16 @@ impl PgStore {
                 &[&after.unwrap_or(RecordId::MIN), &i64::from(limit)],
             )
             .map_err(|e| statement_error(&self.location, &e))?;
-        Ok(rows.iter().map(record).collect())
+        rows.iter().map(record).collect()
     }
 
     pub(crate) fn count(&self) -> Result<u64, RecordError> {
         let (mut conn, prepared) = self.prepared()?;
-        let count: i64 = conn
+        let row = conn
             .client
             .query_one(&prepared.count, &[])
-            .map_err(|e| statement_error(&self.location, &e))?
-            .get(0);
+            .map_err(|e| statement_error(&self.location, &e))?;
+        let count: i64 = column(&row, 0)?;
         Ok(count.unsigned_abs())
     }
 
@@ -230,7 +232,7 @@ impl PgStore {
     ) -> Result<Option<(u64, u64)>, RecordError> {
         let limit = *locked(&self.max_size);
         let acquire = Acquire {
-            key: self.key,
+            schema: self.location.schema(),
             timeout: self.lock_timeout,
             cap,
             idle_deadline,
@@ -270,13 +272,5 @@ impl PgStore {
             }
         }
         Ok(conn)
-    }
-}
-
-fn record(row: &postgres::Row) -> Record {
-    Record {
-        id: row.get(0),
-        name: row.get(1),
-        value: row.get(2),
     }
 }

@@ -1,21 +1,32 @@
 //! Which PostgreSQL schemas are records-host's, and creating one.
 //!
 //! A records-host schema holds `records` and `records_host_meta`, whose
-//! `schema_version` row says which version of the layout it has. A schema is
-//! created (with both tables) under the schema's advisory lock when it holds
-//! neither; a newer version, or a `records` table that is not records-host's, is
-//! refused with one line and left alone.
+//! `schema_version` row says which version of the layout it has. A schema that
+//! holds neither is made records-host's: the schema is created on its own first
+//! when it is missing (its lock is keyed by its OID, so it must exist before the
+//! lock can be taken; `lock.rs`), then the tables are created in a transaction
+//! that holds the schema's lock, after checking again under it. A newer version,
+//! or a `records` table that is not records-host's, is refused with one line and
+//! left alone. A tenant's schema that an older release named otherwise is carried
+//! over first (`legacy.rs`).
 
 use postgres::Client;
+use postgres::error::SqlState;
 
 use super::error::pg_error;
+use super::legacy;
 use super::lock::{Acquire, LockFailure, begin_locked};
+use super::row::column;
 use super::sql::{self, SCHEMA_VERSION, Text};
 use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
 
+/// How many times to create a missing schema while concurrent creators make the
+/// attempt fail and then roll back.
+const CREATE_TRIES: usize = 5;
+
 /// What a schema holds, as far as records-host is concerned.
-enum Kind {
+pub(super) enum Kind {
     Empty,
     Ours { version: i64 },
     Foreign(&'static str),
@@ -33,29 +44,26 @@ pub(crate) fn prepare(
     text: &Text,
     acquire: &Acquire<'_>,
 ) -> Result<(), RecordError> {
-    if let Kind::Ours { version } = checked(client, location, text)? {
+    if let Kind::Ours { version } = checked(client, location)? {
         return current(location, version);
     }
+    legacy::carry_over(client, location, acquire)?;
+    create_schema(client, location)?;
+    let failed = |e: &postgres::Error| pg_error(location, e, "cannot create the schema");
     match begin_locked(client, acquire) {
         Ok(_) => {}
         Err(LockFailure::TimedOut(timeout)) => return Err(timeout.into()),
-        Err(LockFailure::Statement(e)) => {
-            return Err(pg_error(location, &e, "cannot create the schema"));
-        }
+        Err(LockFailure::Statement(e)) => return Err(failed(&e)),
     }
-    // Another host may have created it while this one waited for the lock.
-    let created = match checked(client, location, text) {
+    // Another host may have created the tables while this one waited for the lock.
+    let created = match checked(client, location) {
         Ok(Kind::Ours { version }) => current(location, version),
-        Ok(_) => client
-            .batch_execute(&text.create)
-            .map_err(|e| pg_error(location, &e, "cannot create the schema")),
+        Ok(_) => client.batch_execute(&text.create).map_err(|e| failed(&e)),
         Err(e) => Err(e),
     };
     match created {
         Ok(()) => {
-            client
-                .batch_execute("COMMIT")
-                .map_err(|e| pg_error(location, &e, "cannot create the schema"))?;
+            client.batch_execute("COMMIT").map_err(|e| failed(&e))?;
             tracing::info!(schema = location.schema(), "schema ready");
             Ok(())
         }
@@ -64,6 +72,45 @@ pub(crate) fn prepare(
             Err(e)
         }
     }
+}
+
+/// Which of `names` are schemas of the database.
+pub(super) fn existing(
+    client: &mut Client,
+    location: &PgLocation,
+    names: &[&str],
+) -> Result<Vec<String>, RecordError> {
+    client
+        .query(sql::SCHEMAS, &[&names])
+        .map_err(|e| pg_error(location, &e, "cannot read the schemas"))?
+        .iter()
+        .map(|row| column(row, 0))
+        .collect()
+}
+
+/// Creates `location`'s schema, on its own, when it does not exist.
+fn create_schema(client: &mut Client, location: &PgLocation) -> Result<(), RecordError> {
+    let schema = location.schema();
+    let statement = format!("CREATE SCHEMA IF NOT EXISTS {}", sql::quote(schema));
+    for _ in 0..CREATE_TRIES {
+        if !existing(client, location, &[schema])?.is_empty() {
+            return Ok(());
+        }
+        match client.batch_execute(&statement) {
+            Ok(()) => return Ok(()),
+            // A concurrent creator inserted the same name first: `IF NOT EXISTS`
+            // checks before inserting, so this one fails the unique index. Look
+            // again: it exists unless that creator rolled back.
+            Err(e)
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                    || e.code() == Some(&SqlState::DUPLICATE_SCHEMA) => {}
+            Err(e) => return Err(pg_error(location, &e, "cannot create the schema")),
+        }
+    }
+    Err(RecordError::Storage(StorageError::with_detail(
+        "cannot create the schema: other sessions kept creating it and rolling back",
+        location.to_string(),
+    )))
 }
 
 fn current(location: &PgLocation, version: i64) -> Result<(), RecordError> {
@@ -79,8 +126,8 @@ fn current(location: &PgLocation, version: i64) -> Result<(), RecordError> {
 }
 
 /// What the schema holds; `Err` for one records-host must not touch.
-fn checked(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind, RecordError> {
-    match kind(client, location, text)? {
+fn checked(client: &mut Client, location: &PgLocation) -> Result<Kind, RecordError> {
+    match kind(client, location, location.schema())? {
         Kind::Foreign(what) => Err(RecordError::Storage(StorageError::with_detail(
             format!("{what}; it is not a records-host schema, so it was left untouched"),
             location.to_string(),
@@ -89,14 +136,19 @@ fn checked(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Ki
     }
 }
 
-fn kind(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind, RecordError> {
+/// What `schema` (of `location`'s database) holds.
+pub(super) fn kind(
+    client: &mut Client,
+    location: &PgLocation,
+    schema: &str,
+) -> Result<Kind, RecordError> {
     let failed = |e: postgres::Error| pg_error(location, &e, "cannot read the schema");
     let tables: Vec<String> = client
-        .query(sql::TABLES, &[&location.schema()])
+        .query(sql::TABLES, &[&schema])
         .map_err(failed)?
         .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .map(|row| column(row, 0))
+        .collect::<Result<_, _>>()?;
     let has = |name: &str| tables.iter().any(|t| t == name);
     match (has("records"), has(sql::META_TABLE)) {
         (false, false) => Ok(Kind::Empty),
@@ -107,9 +159,12 @@ fn kind(client: &mut Client, location: &PgLocation, text: &Text) -> Result<Kind,
             "records-host's meta table exists without `records`",
         )),
         (true, true) => {
-            let row = client.query_opt(&text.version, &[]).map_err(failed)?;
-            let version = row
-                .and_then(|row| row.get::<_, String>(0).parse::<i64>().ok())
+            let row = client
+                .query_opt(&sql::version(schema), &[])
+                .map_err(failed)?;
+            let text: Option<String> = row.map(|row| column(&row, 0)).transpose()?;
+            let version = text
+                .and_then(|text| text.parse::<i64>().ok())
                 .ok_or_else(|| {
                     RecordError::Storage(StorageError::with_detail(
                         "the schema has no valid version",

@@ -5,12 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use postgres::error::SqlState;
+
 use super::connection::{PgConn, Pool, first_live};
 use super::error::{pg_error, statement_error};
 use super::lock::{self, Acquire, LockFailure, begin_locked};
-use crate::error::RecordError;
+use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics, metrics_for};
+use crate::store::DEFAULT_TXN_DEADLINE;
 
 /// This process's counters of `location`'s lock.
 pub(crate) fn metrics(location: &PgLocation) -> Arc<Metrics> {
@@ -21,50 +24,37 @@ pub(crate) fn metrics(location: &PgLocation) -> Arc<Metrics> {
     ))
 }
 
-/// Connects to `location` without touching its schema, and returns the
-/// connection and the schema's lock key and metrics.
-fn connect_for_lock(
-    location: &PgLocation,
-    label: &str,
-) -> Result<(PgConn, i64, Arc<Metrics>), RecordError> {
-    let mut conn = PgConn::connect(location, label, crate::store::DEFAULT_TXN_DEADLINE)?;
-    let database: String = conn
-        .client
-        .query_one("SELECT current_database()", &[])
-        .map_err(|e| pg_error(location, &e, "cannot read the database name"))?
-        .get(0);
-    let key = lock::key(&database, location.schema());
-    Ok((conn, key, metrics(location)))
-}
-
-/// Whether the lock of `location`'s schema is held, and by whom; creates nothing.
+/// Whether the lock of `location`'s schema is held, and by whom; creates nothing
+/// (a schema that does not exist has a free lock).
 pub(crate) fn lock_status_at(location: &PgLocation) -> Result<LockStatus, RecordError> {
-    let (mut conn, key, _) = connect_for_lock(location, "lock-status")?;
-    lock::status(&mut conn.client, key)
+    let mut conn = PgConn::connect(location, "lock-status", DEFAULT_TXN_DEADLINE)?;
+    lock::status(&mut conn.client, location.schema(), true)
         .map_err(|e| pg_error(location, &e, "cannot read the lock status"))
 }
 
 /// [`lock_status_at`] over a connection of `pool` (a server's, so that status
-/// requests neither open connections of their own nor exceed the pool).
+/// requests neither open connections of their own nor exceed the pool), for a
+/// tenant: the holder without its client address.
 pub(crate) fn lock_status_pooled(
     location: &PgLocation,
     pool: &Pool,
 ) -> Result<LockStatus, RecordError> {
-    let (mut conn, database) = first_live(pool, location, "lock-status")?;
-    let key = lock::key(&database, location.schema());
-    lock::status(&mut conn.client, key)
+    let mut conn = first_live(pool, location, "lock-status")?;
+    lock::status(&mut conn.client, location.schema(), false)
         .map_err(|e| pg_error(location, &e, "cannot read the lock status"))
 }
 
 /// Takes and releases the lock of `location`'s schema once, waiting up to
-/// `timeout`; returns this process's metrics of it.
+/// `timeout`; returns this process's metrics of it. The schema must exist (its
+/// lock is keyed by its OID): one that does not is a storage error saying so.
 pub(crate) fn probe_lock(
     location: &PgLocation,
     timeout: Duration,
 ) -> Result<LockMetrics, RecordError> {
-    let (mut conn, key, metrics) = connect_for_lock(location, "probe:lock-status")?;
+    let mut conn = PgConn::connect(location, "probe:lock-status", DEFAULT_TXN_DEADLINE)?;
+    let metrics = metrics(location);
     let acquire = Acquire {
-        key,
+        schema: location.schema(),
         timeout,
         cap: None,
         idle_deadline: None,
@@ -77,6 +67,17 @@ pub(crate) fn probe_lock(
             Ok(metrics.snapshot())
         }
         Err(LockFailure::TimedOut(timeout)) => Err(timeout.into()),
+        Err(LockFailure::Statement(e)) if e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) => {
+            Err(no_schema(location))
+        }
         Err(LockFailure::Statement(e)) => Err(statement_error(location, &e)),
     }
+}
+
+/// The error of probing the lock of a schema that does not exist.
+fn no_schema(location: &PgLocation) -> RecordError {
+    RecordError::Storage(StorageError::with_detail(
+        "the schema does not exist (yet), so it has no lock to probe",
+        location.to_string(),
+    ))
 }

@@ -6,6 +6,7 @@ use postgres::Client;
 
 use super::connection::Prepared;
 use super::error::statement_error;
+use super::row::{column, record};
 use crate::error::{RecordError, RecordId};
 use crate::location::PgLocation;
 use crate::record::Record;
@@ -53,11 +54,7 @@ impl<'a> Writer<'a> {
             .client
             .query_opt(&self.prepared.get, &[&id])
             .map_err(|e| statement_error(self.location, &e))?;
-        Ok(row.map(|row| Record {
-            id: row.get(0),
-            name: row.get(1),
-            value: row.get(2),
-        }))
+        row.map(|row| record(&row)).transpose()
     }
 
     /// Stores a new record and returns its id; refused when the schema's table has
@@ -75,7 +72,7 @@ impl<'a> Writer<'a> {
             .client
             .query_one(&self.prepared.insert, &[&name, &value])
             .map_err(|e| statement_error(self.location, &e))?;
-        Ok(row.get(0))
+        column(&row, 0)
     }
 
     /// Sets the value of record `id`; [`RecordError::NotFound`] when there is none.

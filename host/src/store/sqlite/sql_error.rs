@@ -1,6 +1,9 @@
 //! How SQLite's errors become record errors, in one place.
 //!
-//! Two of them are not storage failures. A full database (`SQLITE_FULL`, from the
+//! A value read that is not of the type records-host reads (SQLite keeps any
+//! type in any column, so another program can store text or a real in `value`)
+//! is a storage error that says so, in one line. Two errors are not storage
+//! failures. A full database (`SQLITE_FULL`, from the
 //! size limit or the disk) says so plainly. A busy database (`SQLITE_BUSY` or
 //! `SQLITE_LOCKED` after the busy timeout) means that a process outside
 //! records-host's write lock holds SQLite's own lock: that is retryable, so it is a
@@ -32,10 +35,12 @@ impl From<rusqlite::Error> for RecordError {
                     holder: SQLITE_BUSY.into(),
                 })
             }
-            _ => Self::Storage(StorageError::with_detail(
-                summary(&e),
-                crate::util::escape_control(&e.to_string()),
-            )),
+            _ => unexpected_type(&e).unwrap_or_else(|| {
+                Self::Storage(StorageError::with_detail(
+                    summary(&e),
+                    crate::util::escape_control(&e.to_string()),
+                ))
+            }),
         }
     }
 }
@@ -48,13 +53,32 @@ fn summary(e: &rusqlite::Error) -> String {
             "SQLite: {}",
             rusqlite::ffi::code_to_str(failure.extended_code)
         ),
-        rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..)
-        | rusqlite::Error::InvalidColumnType(..) => {
-            "a stored value does not have the type records-host expects".into()
-        }
         _ => "a statement failed".into(),
     }
+}
+
+/// The storage error of a value read from the database that is not of the type
+/// records-host reads; `None` for any other error.
+fn unexpected_type(e: &rusqlite::Error) -> Option<RecordError> {
+    let (column, why) = match e {
+        rusqlite::Error::InvalidColumnType(_, name, found) => {
+            (name.clone(), format!("it holds {found}"))
+        }
+        rusqlite::Error::FromSqlConversionFailure(index, found, cause) => {
+            (index.to_string(), format!("{found}: {cause}"))
+        }
+        rusqlite::Error::IntegralValueOutOfRange(index, value) => {
+            (index.to_string(), format!("{value} is out of range"))
+        }
+        _ => return None,
+    };
+    Some(RecordError::Storage(StorageError::with_detail(
+        format!(
+            "a stored value has an unexpected type (column {})",
+            crate::util::escape_control(&column)
+        ),
+        crate::util::escape_control(&why),
+    )))
 }
 
 /// `err`, with the process holding SQLite's lock on `conn`'s database named when
