@@ -54,6 +54,8 @@ Exit codes:
 
 Environment:
   RUST_LOG                   log filter for diagnostics on stderr (e.g. records_host=debug)
+  RECORDS_HOST_DB            the default of --db, for every command that takes it (serve:
+                             a PostgreSQL URL); keeps a password out of the command line
   RECORDS_HOST_CACHE_DIR     where compiled plugins are cached (created with mode 0700;
                              default $XDG_CACHE_HOME/records-host or ~/.cache/records-host)
   RECORDS_HOST_LOCK_HANDOFF  `off`: wait for the write lock with plain backoff, without

@@ -80,6 +80,25 @@ fn every_non_200_answer_has_a_json_body_and_a_request_id() {
         assert!(ids.insert(id), "{what}: a request id was used twice");
     }
     assert!(server.get("/healthz", None).request_id.is_some());
+
+    // What the HTTP stack answers on its own, to requests it cannot parse.
+    let long_uri = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    for (request, status) in [
+        ("GARBAGE\r\n\r\n", "400"),
+        (
+            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nNo colon here\r\n\r\n",
+            "400",
+        ),
+        (long_uri.as_str(), "414"),
+    ] {
+        let (line, body) = status_and_body(&raw(&server, request));
+        assert!(line.starts_with(&format!("HTTP/1.1 {status} ")), "{line}");
+        assert!(body["error"].is_string(), "{status}: {body}");
+        assert!(body["request_id"].is_string(), "{status}: {body}");
+    }
 }
 
 #[test]

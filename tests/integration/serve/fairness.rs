@@ -79,3 +79,62 @@ fn the_share_is_set_with_max_concurrent_per_tenant() {
     let ran = statuses.iter().filter(|(status, _)| *status == 200).count();
     assert_eq!(ran, 3, "{statuses:?}");
 }
+
+/// `GET /lock` on PostgreSQL used to open a connection of its own per request,
+/// outside the pool and the call slots: a flood from one tenant made requests
+/// fail with "too many clients" and crowded out the database's other clients.
+/// Now it takes a slot of the tenant's share and a connection of the pool (16).
+#[test]
+fn a_flood_of_lock_requests_stays_within_the_pool_and_the_slots() {
+    let Some(env) = Env::postgres() else { return };
+    let server = Server::start(&env, &["--no-auth", "--max-concurrent", "8"]);
+    expect(
+        &server,
+        "a",
+        "create-record",
+        json!(["x", 1]),
+        json!({"ok": 1}),
+    );
+    let pg = env.pg().unwrap();
+    let sessions = || -> i64 {
+        pg.client()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1",
+                &[&format!("records-host pid:{} %", server.pid())],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (statuses, most) = std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(sessions());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            most
+        });
+        let flood: Vec<_> = (0..40)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..10)
+                        .map(|_| server.get("/v1/tenants/a/lock", None).status)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = flood.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (statuses, sampler.join().unwrap())
+    });
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == 200 || *status == 503),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(most <= 16, "{most} sessions of the server at once");
+    expect(&server, "b", "get-record", json!([1]), json!({"ok": null}));
+}

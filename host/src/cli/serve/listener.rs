@@ -2,8 +2,10 @@
 //! at most `max_connections` at once (more wait in the kernel's backlog), each
 //! closed when a request's headers take longer than the header timeout to arrive
 //! (also between requests on a kept-alive connection, so idle connections do not
-//! hold their slot), bodies bounded in time by a layer on the router, and on
-//! shutdown every connection drained within the grace period.
+//! hold their slot), bodies bounded in time by the handlers (`body.rs`), and on
+//! shutdown every connection drained within the grace period. The answers hyper
+//! gives on its own to requests it cannot parse get JSON bodies too
+//! (`parse_errors.rs`).
 //!
 //! axum's own `serve` has no header timeout and no connection bound, so the
 //! connections are served with hyper directly, as axum's documentation suggests
@@ -20,6 +22,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+use super::parse_errors::JsonParseErrors;
 
 /// Bounds on what clients can hold.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +73,10 @@ pub(crate) async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(
+                TokioIo::new(JsonParseErrors::new(stream)),
+                TowerToHyperService::new(app.clone()),
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _permit = permit;

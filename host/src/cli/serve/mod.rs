@@ -20,6 +20,7 @@ mod call;
 mod call_pool;
 mod listener;
 mod metrics;
+mod parse_errors;
 mod request_id;
 mod tenant_shares;
 mod token_file;

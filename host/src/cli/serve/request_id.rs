@@ -3,9 +3,12 @@
 //! so that a tenant told only what failed can hand the operator the id under
 //! which the server logged where and why.
 //!
-//! Ids are 16 hex digits: a counter that starts at a random value, so ids do not
-//! repeat within a run and do not say how many requests the server has served.
+//! Ids are 16 hex digits: a counter passed through SipHash under a key drawn at
+//! start-up, so ids do not repeat within a run, and a tenant comparing the ids
+//! of its own requests learns nothing of how many the server answered between
+//! them (as a plain counter would tell it of the other tenants).
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,15 +29,12 @@ tokio::task_local! {
 pub(crate) struct RequestId(u64);
 
 impl RequestId {
-    fn next() -> Self {
-        static NEXT: OnceLock<AtomicU64> = OnceLock::new();
-        let next = NEXT.get_or_init(|| {
-            let mut seed = [0u8; 8];
-            // Without randomness the ids merely start at zero.
-            let _ = getrandom::fill(&mut seed);
-            AtomicU64::new(u64::from_le_bytes(seed))
-        });
-        Self(next.fetch_add(1, Ordering::Relaxed))
+    /// A new id, never issued before in this process.
+    pub(crate) fn issue() -> Self {
+        static KEY: OnceLock<RandomState> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let count = NEXT.fetch_add(1, Ordering::Relaxed);
+        Self(KEY.get_or_init(RandomState::new).hash_one(count))
     }
 
     /// The id of the request being answered, inside [`assign`]'s scope.
@@ -52,7 +52,7 @@ impl std::fmt::Display for RequestId {
 /// Middleware: gives the request an id, answers it within the id's scope (so
 /// handlers and error responses can read it) and puts it in the answer's header.
 pub(crate) async fn assign(request: Request, next: Next) -> Response {
-    let id = RequestId::next();
+    let id = RequestId::issue();
     let mut response = CURRENT.scope(id, next.run(request)).await;
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert(HEADER, value);
