@@ -7,7 +7,9 @@
 //! default `--max-open-dbs` (1,024) whatever came before.
 //!
 //! Run: `just bench-serve` (= `cargo bench -p records-host --bench serve`);
-//! `-- --quick` for 2 s per scenario instead of 5.
+//! `-- --quick` for 2 s per scenario instead of 5; `-- --server PATH` to serve
+//! from another build of `records-host` (an older one, to compare two builds on
+//! the same machine in one session: run both, alternating).
 //!
 //! The in-process baseline is `PluginHost::call` from as many threads as the
 //! client has connections, over the same kind of tenant database (kept open, as
@@ -48,10 +50,16 @@ fn main() -> Result<()> {
         return client::client(&args[1..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let bin = args
+        .windows(2)
+        .find(|pair| pair[0] == "--server")
+        .map_or(BIN, |pair| pair[1].as_str());
     let seconds = if quick { 2 } else { 5 };
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    println!("records-host serve bench, {CONNECTIONS} connections, {seconds} s per scenario");
+    println!(
+        "records-host serve bench, {CONNECTIONS} connections, {seconds} s per scenario, server {bin}"
+    );
 
     prepare_tenants(&data, 10_000)?;
     let cache = dir.path().join("cache");
@@ -66,7 +74,7 @@ fn main() -> Result<()> {
     let embedded_get10000 = in_process_round_robin(&host, 10_000, seconds)?;
     drop(host);
 
-    let server = Server::start(&data, &cache)?;
+    let server = Server::start(bin, &data, &cache)?;
     let healthz = server.load("healthz", 1, seconds)?;
     let get1 = server.load("get-record", 1, seconds)?;
     let create1 = server.load("create-record", 1, seconds)?;
@@ -250,16 +258,21 @@ struct Server {
 }
 
 impl Server {
-    fn start(data: &Path, cache: &Path) -> Result<Self> {
-        let mut child = Command::new(BIN)
+    fn start(bin: &str, data: &Path, cache: &Path) -> Result<Self> {
+        let help = Command::new(bin).args(["serve", "--help"]).output()?;
+        let mut command = Command::new(bin);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--no-auth"])
             .arg("--data-dir")
             .arg(data)
-            .args(["--max-concurrent", &CONNECTIONS.to_string()])
-            // The one-tenant scenarios measure a tenant the operator lets use
-            // every slot; with the default share (a quarter), 48 of the 64
-            // connections would be told to retry.
-            .args(["--max-concurrent-per-tenant", &CONNECTIONS.to_string()])
+            .args(["--max-concurrent", &CONNECTIONS.to_string()]);
+        // The one-tenant scenarios measure a tenant the operator lets use every
+        // slot; with the default share (a quarter), 48 of the 64 connections
+        // would be told to retry. (Builds before the share have no such flag.)
+        if String::from_utf8_lossy(&help.stdout).contains("--max-concurrent-per-tenant") {
+            command.args(["--max-concurrent-per-tenant", &CONNECTIONS.to_string()]);
+        }
+        let mut child = command
             .env("RECORDS_HOST_CACHE_DIR", cache)
             .env("RUST_LOG", "records_host=warn")
             .stdout(Stdio::piped())
