@@ -281,3 +281,56 @@ fn a_deleted_lock_file_is_reopened_not_locked_stale() {
     db.insert("after", 3).unwrap();
     assert_eq!(env.names(), ["before", "after"]);
 }
+
+/// Another program replacing `db.lock` in a loop (a fresh file renamed over it,
+/// or the file deleted and created anew) under running writers gives each write
+/// success or the retryable lock timeout (exit 75), never a refusal (exit 1: "a
+/// file with 0 hard links", when the file a writer had just opened was unlinked
+/// before it looked at it), and every acknowledged write is stored.
+#[test]
+fn a_lock_file_replaced_in_a_loop_gives_writers_the_lock_or_exit_75() {
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 25;
+    let env = Env::new();
+    drop(env.open());
+    let done = AtomicBool::new(false);
+    let outputs = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let (lock, fresh) = (lock_path(&env), env.db().with_file_name("fresh.lock"));
+            let mut rename = true;
+            while !done.load(Ordering::SeqCst) {
+                if rename {
+                    std::fs::write(&fresh, b"").unwrap();
+                    std::fs::rename(&fresh, &lock).unwrap();
+                } else {
+                    let _ = std::fs::remove_file(&lock);
+                    std::fs::write(&lock, b"").unwrap();
+                }
+                rename = !rename;
+            }
+        });
+        let outputs = fan_out(WRITERS, ROUNDS, |w, i| {
+            let name = format!("w{w}-{i}");
+            (
+                name.clone(),
+                env.call(&[&format!("create-record(\"{name}\", 1)")]),
+            )
+        });
+        done.store(true, Ordering::SeqCst);
+        outputs
+    });
+    let mut stored: Vec<String> = Vec::new();
+    for (name, output) in &outputs {
+        match output.status.code() {
+            Some(0) => stored.push(name.clone()),
+            Some(75) => assert!(stderr(output).contains("write lock timeout"), "{name}"),
+            _ => assert_exit(output, 0),
+        }
+    }
+    let mut names = env.names();
+    names.sort();
+    stored.sort();
+    assert!(!stored.is_empty(), "no write got through");
+    assert_eq!(names, stored, "exactly the acknowledged writes are stored");
+    assert_eq!(integrity_check(&env.db()), "ok");
+}
