@@ -334,3 +334,40 @@ fn a_lock_file_replaced_in_a_loop_gives_writers_the_lock_or_exit_75() {
     assert_eq!(names, stored, "exactly the acknowledged writes are stored");
     assert_eq!(integrity_check(&env.db()), "ok");
 }
+
+/// With a write transaction open and `db.lock` deleted (or a new file in its
+/// place), `lock-status` still says `held`, naming the process whose transaction
+/// holds SQLite's write lock (no second writer gets in: SQLite's own lock stops
+/// it), where it used to say `free`; once the transaction is committed it says
+/// `free`.
+#[test]
+fn lock_status_says_held_while_a_transaction_outlives_its_lock_file() {
+    let env = Env::new();
+    let db = env.open();
+    let txn = db.begin_write().unwrap();
+    txn.insert("inside", 1).unwrap();
+    std::fs::remove_file(lock_path(&env)).unwrap();
+
+    let output = run(&mut env.cli("lock-status", &[]));
+    assert_exit(&output, 0);
+    let status = stdout(&output);
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines.first(), Some(&"held"), "{status}");
+    let holder = lines.get(1).copied().unwrap_or_default();
+    assert!(
+        holder.starts_with(&format!("  holder: pid:{} ", std::process::id())),
+        "{status}"
+    );
+    assert!(holder.ends_with("lock file is missing)"), "{status}");
+    assert!(!lock_path(&env).exists(), "lock-status created nothing");
+
+    // A new, unlocked lock file in its place (as after a rename over it).
+    std::fs::write(lock_path(&env), b"").unwrap();
+    let status = stdout(&run(&mut env.cli("lock-status", &[])));
+    assert!(status.starts_with("held\n"), "{status}");
+    assert!(status.ends_with("lock file is unlocked)"), "{status}");
+
+    txn.commit().unwrap();
+    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+    assert_eq!(env.names(), ["inside"]);
+}
