@@ -281,3 +281,93 @@ fn a_deleted_lock_file_is_reopened_not_locked_stale() {
     db.insert("after", 3).unwrap();
     assert_eq!(env.names(), ["before", "after"]);
 }
+
+/// Another program replacing `db.lock` in a loop (a fresh file renamed over it,
+/// or the file deleted and created anew) under running writers gives each write
+/// success or the retryable lock timeout (exit 75), never a refusal (exit 1: "a
+/// file with 0 hard links", when the file a writer had just opened was unlinked
+/// before it looked at it), and every acknowledged write is stored.
+#[test]
+fn a_lock_file_replaced_in_a_loop_gives_writers_the_lock_or_exit_75() {
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 25;
+    let env = Env::new();
+    drop(env.open());
+    let done = AtomicBool::new(false);
+    let outputs = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let (lock, fresh) = (lock_path(&env), env.db().with_file_name("fresh.lock"));
+            let mut rename = true;
+            while !done.load(Ordering::SeqCst) {
+                if rename {
+                    std::fs::write(&fresh, b"").unwrap();
+                    std::fs::rename(&fresh, &lock).unwrap();
+                } else {
+                    let _ = std::fs::remove_file(&lock);
+                    std::fs::write(&lock, b"").unwrap();
+                }
+                rename = !rename;
+            }
+        });
+        let outputs = fan_out(WRITERS, ROUNDS, |w, i| {
+            let name = format!("w{w}-{i}");
+            (
+                name.clone(),
+                env.call(&[&format!("create-record(\"{name}\", 1)")]),
+            )
+        });
+        done.store(true, Ordering::SeqCst);
+        outputs
+    });
+    let mut stored: Vec<String> = Vec::new();
+    for (name, output) in &outputs {
+        match output.status.code() {
+            Some(0) => stored.push(name.clone()),
+            Some(75) => assert!(stderr(output).contains("write lock timeout"), "{name}"),
+            _ => assert_exit(output, 0),
+        }
+    }
+    let mut names = env.names();
+    names.sort();
+    stored.sort();
+    assert!(!stored.is_empty(), "no write got through");
+    assert_eq!(names, stored, "exactly the acknowledged writes are stored");
+    assert_eq!(integrity_check(&env.db()), "ok");
+}
+
+/// With a write transaction open and `db.lock` deleted (or a new file in its
+/// place), `lock-status` still says `held`, naming the process whose transaction
+/// holds SQLite's write lock (no second writer gets in: SQLite's own lock stops
+/// it), where it used to say `free`; once the transaction is committed it says
+/// `free`.
+#[test]
+fn lock_status_says_held_while_a_transaction_outlives_its_lock_file() {
+    let env = Env::new();
+    let db = env.open();
+    let txn = db.begin_write().unwrap();
+    txn.insert("inside", 1).unwrap();
+    std::fs::remove_file(lock_path(&env)).unwrap();
+
+    let output = run(&mut env.cli("lock-status", &[]));
+    assert_exit(&output, 0);
+    let status = stdout(&output);
+    let lines: Vec<&str> = status.lines().collect();
+    assert_eq!(lines.first(), Some(&"held"), "{status}");
+    let holder = lines.get(1).copied().unwrap_or_default();
+    assert!(
+        holder.starts_with(&format!("  holder: pid:{} ", std::process::id())),
+        "{status}"
+    );
+    assert!(holder.ends_with("lock file is missing)"), "{status}");
+    assert!(!lock_path(&env).exists(), "lock-status created nothing");
+
+    // A new, unlocked lock file in its place (as after a rename over it).
+    std::fs::write(lock_path(&env), b"").unwrap();
+    let status = stdout(&run(&mut env.cli("lock-status", &[])));
+    assert!(status.starts_with("held\n"), "{status}");
+    assert!(status.ends_with("lock file is unlocked)"), "{status}");
+
+    txn.commit().unwrap();
+    assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");
+    assert_eq!(env.names(), ["inside"]);
+}

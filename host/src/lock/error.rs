@@ -27,6 +27,17 @@ pub struct LockTimeout {
     pub holder: String,
 }
 
+impl LockTimeout {
+    /// The timeout of a writer that found the lock file deleted or replaced at
+    /// every attempt until its deadline.
+    pub(crate) fn replaced(waited: Duration) -> Self {
+        Self {
+            waited,
+            holder: "none: the lock file was deleted or replaced while in use".into(),
+        }
+    }
+}
+
 /// Why the write lock could not be taken, or its status not read.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -15,11 +15,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use super::LockError;
 use super::handoff::Handoff;
 use super::holder::LastRecord;
 use super::metrics::{Metrics, metrics_for};
-use super::open::{Access, io_error, open_checked};
+use super::open::{Access, Attempt, io_error, open_checked};
 use super::queue::Queue;
 use crate::util::locked;
 
@@ -45,7 +44,11 @@ static OPEN_LOCK_FILES: OnceLock<Mutex<HashMap<PathBuf, Weak<LockFile>>>> = Once
 impl LockFile {
     /// This process's handle on the lock file at `path` (absolute), opening or
     /// creating it when no live handle names the file there now.
-    pub(crate) fn shared(path: &Path) -> Result<Arc<Self>, LockError> {
+    ///
+    /// # Errors
+    /// [`Attempt::Replaced`] when the file opened was deleted or replaced at once;
+    /// otherwise as [`open_checked`].
+    pub(crate) fn shared(path: &Path) -> Result<Arc<Self>, Attempt> {
         let mut open = locked(OPEN_LOCK_FILES.get_or_init(Default::default));
         if let Some(file) = open.get(path).and_then(Weak::upgrade)
             && file.is_at(path)

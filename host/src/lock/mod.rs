@@ -52,7 +52,7 @@ pub(crate) use self::metrics::{Metrics, metrics_for};
 use self::backoff::Backoff;
 use self::file::LockFile;
 use self::handoff::{Handoff, STALE, Ticket};
-use self::open::{Access, io_error, open_checked};
+use self::open::{Attempt, io_error, open_existing};
 use crate::util::locked;
 
 pub(crate) use self::holder::describe_process;
@@ -91,13 +91,6 @@ pub struct WriteLock {
     /// This process's handle on the lock file, shared by every `WriteLock` of the
     /// same path; opened at the first acquisition, reopened if the file is replaced.
     file: Arc<Mutex<Option<Arc<LockFile>>>>,
-}
-
-/// How one pass at the flock ended, short of success.
-enum Attempt {
-    /// The lock file was deleted or replaced since it was opened: reopen, retry.
-    Replaced,
-    Failed(LockError),
 }
 
 impl WriteLock {
@@ -152,29 +145,38 @@ impl WriteLock {
             .unwrap_or_else(|| deadline_after(self.timeout));
         let deadline = cap.map_or(deadline, |cap| cap.min(deadline));
         loop {
-            let file = self.lock_file()?;
-            let Ok(contended) = file.queue.enter(deadline) else {
-                return Err(self.timed_out(&file, start));
-            };
-            match self.flock(&file, start, deadline, contended) {
-                Ok(contended) => return self.held(file, label, start, contended),
+            match self.attempt(label, start, deadline) {
+                Err(Attempt::Replaced) if Instant::now() < deadline => {}
                 Err(Attempt::Replaced) => {
-                    file.queue.leave();
+                    metrics_for(&self.path.to_string_lossy()).record_timeout();
+                    return Err(LockTimeout::replaced(start.elapsed()).into());
+                }
+                Err(Attempt::Failed(e)) => return Err(e),
+                Ok(guard) => return Ok(guard),
+            }
+        }
+    }
+
+    /// One pass of [`acquire_by`](Self::acquire_by) at the lock file at the path
+    /// now, which may turn out to be deleted or replaced (then forgotten).
+    fn attempt(
+        &self,
+        label: &str,
+        start: Instant,
+        deadline: Instant,
+    ) -> Result<WriteGuard, Attempt> {
+        let file = self.lock_file()?;
+        let Ok(contended) = file.queue.enter(deadline) else {
+            return Err(self.timed_out(&file, start).into());
+        };
+        match self.flock(&file, start, deadline, contended) {
+            Ok(contended) => Ok(self.held(file, label, start, contended)?),
+            Err(failed) => {
+                file.queue.leave();
+                if matches!(failed, Attempt::Replaced) {
                     self.forget(&file);
-                    if Instant::now() >= deadline {
-                        file.metrics.record_timeout();
-                        return Err(LockTimeout {
-                            waited: start.elapsed(),
-                            holder: "none: the lock file was deleted or replaced while in use"
-                                .into(),
-                        }
-                        .into());
-                    }
                 }
-                Err(Attempt::Failed(e)) => {
-                    file.queue.leave();
-                    return Err(e);
-                }
+                Err(failed)
             }
         }
     }
@@ -193,12 +195,8 @@ impl WriteLock {
     /// [`LockError::NotARegularFile`] when something other than a lock file is at
     /// its path; [`LockError::Io`] when it exists but cannot be opened or locked.
     pub fn status(&self) -> Result<LockStatus, LockError> {
-        let file = match open_checked(&self.path, Access::ReadOnly) {
-            Ok(file) => file,
-            Err(LockError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok(LockStatus::Free);
-            }
-            Err(e) => return Err(e),
+        let Some(file) = open_existing(&self.path)? else {
+            return Ok(LockStatus::Free);
         };
         // Dropping `file` releases the lock taken to find out.
         if try_flock(&file).map_err(|source| io_error(&self.path, source))? {
@@ -333,7 +331,7 @@ impl WriteLock {
     }
 
     /// This process's [`LockFile`] for the path: the one already open, if any.
-    fn lock_file(&self) -> Result<Arc<LockFile>, LockError> {
+    fn lock_file(&self) -> Result<Arc<LockFile>, Attempt> {
         let mut cached = locked(&self.file);
         if let Some(file) = cached.as_ref() {
             return Ok(file.clone());

@@ -2,6 +2,11 @@
 //! symbolic link, without blocking on a FIFO, and only when it is a regular file
 //! with a single link. Used for the lock file and its shared-words file, which sit
 //! in data directories that other local users may be able to write.
+//!
+//! A regular file with no link left is not refused: it is the file that was at the
+//! path when it was opened, deleted (or replaced by a rename) before it was looked
+//! at. That is a race with whoever replaced it, not another file's hard link, and
+//! the caller opens the path again.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -19,15 +24,30 @@ pub(crate) enum Access {
     ReadOnly,
 }
 
+/// How one pass at the lock file ended, short of success.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The lock file was deleted or replaced since it was opened: reopen, retry.
+    Replaced,
+    Failed(LockError),
+}
+
+impl From<LockError> for Attempt {
+    fn from(e: LockError) -> Self {
+        Self::Failed(e)
+    }
+}
+
 /// Opens the lock file without following a symbolic link and without blocking on
 /// a FIFO, and refuses it unless it is a regular file with a single link. Nothing
 /// is written.
 ///
 /// # Errors
-/// [`LockError::NotARegularFile`] when something else is at `path`;
+/// [`Attempt::Replaced`] when the file opened was deleted or replaced before it
+/// was looked at; [`LockError::NotARegularFile`] when something else is at `path`;
 /// [`LockError::Io`] when it cannot be opened (for `ReadOnly`, `NotFound` when it
 /// does not exist).
-pub(crate) fn open_checked(path: &Path, access: Access) -> Result<File, LockError> {
+pub(crate) fn open_checked(path: &Path, access: Access) -> Result<File, Attempt> {
     let mut options = OpenOptions::new();
     options
         .read(true)
@@ -47,13 +67,36 @@ pub(crate) fn open_checked(path: &Path, access: Access) -> Result<File, LockErro
         }
     })?;
     let meta = file.metadata().map_err(|source| io_error(path, source))?;
+    // Unlinked between the open and the fstat: see the module's doc.
+    if meta.is_file() && meta.nlink() == 0 {
+        return Err(Attempt::Replaced);
+    }
     if let Some(what) = not_regular(&meta) {
         return Err(LockError::NotARegularFile {
             path: path.to_path_buf(),
             what,
-        });
+        }
+        .into());
     }
     Ok(file)
+}
+
+/// The lock file at `path`, opened `ReadOnly` to read its status; `None` when
+/// there is none: missing, or deleted as it was opened.
+///
+/// # Errors
+/// As [`open_checked`], but for a missing file.
+pub(crate) fn open_existing(path: &Path) -> Result<Option<File>, LockError> {
+    match open_checked(path, Access::ReadOnly) {
+        Ok(file) => Ok(Some(file)),
+        Err(Attempt::Failed(LockError::Io { source, .. }))
+            if source.kind() == io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(Attempt::Replaced) => Ok(None),
+        Err(Attempt::Failed(e)) => Err(e),
+    }
 }
 
 /// What is at `path` when it is not something to lock.
@@ -101,7 +144,7 @@ mod tests {
 
     fn refused(path: &Path, access: Access) -> String {
         match open_checked(path, access) {
-            Err(LockError::NotARegularFile { what, .. }) => what,
+            Err(Attempt::Failed(LockError::NotARegularFile { what, .. })) => what,
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

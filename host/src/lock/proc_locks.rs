@@ -3,9 +3,9 @@
 //! A lock file's holder record says who took the lock last, which is not always
 //! who holds it: a process that is not records-host writes no record, and a dead
 //! holder's record stays. On Linux, `/proc/locks` lists every `flock`, POSIX and
-//! open-file-description lock with the holder's pid and the file's device and
-//! inode; elsewhere nothing is known ([`holders`] returns `None`). No crate parses
-//! it, and it is a few lines.
+//! open-file-description lock with the holder's pid, the file's device and inode
+//! and the bytes locked; elsewhere nothing is known ([`holders`] returns `None`).
+//! No crate parses it, and it is a few lines.
 
 use std::fs::File;
 
@@ -28,6 +28,18 @@ pub(crate) struct Holder {
     pub(crate) pid: Option<u32>,
     /// Whether the lock is exclusive (a write lock).
     pub(crate) exclusive: bool,
+    /// The first byte locked.
+    pub(crate) start: u64,
+    /// The last byte locked; `None` for the end of the file, however far it grows
+    /// (as a flock locks the whole file).
+    pub(crate) end: Option<u64>,
+}
+
+impl Holder {
+    /// Whether the lock covers byte `offset` of the file.
+    pub(crate) fn covers(&self, offset: u64) -> bool {
+        self.start <= offset && self.end.is_none_or(|end| offset <= end)
+    }
 }
 
 /// How many listings an empty answer takes.
@@ -36,10 +48,17 @@ const LISTINGS: usize = 5;
 
 /// The granted locks of `kind` on `file`; `None` when this platform does not say.
 pub(crate) fn holders(file: &File, kind: LockKind) -> Option<Vec<Holder>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    holders_of(meta.dev(), meta.ino(), kind)
+}
+
+/// The granted locks of `kind` on the file with device `dev` and inode `ino`,
+/// for a caller that must not open the file; `None` when this platform does not
+/// say.
+pub(crate) fn holders_of(dev: u64, ino: u64, kind: LockKind) -> Option<Vec<Holder>> {
     #[cfg(target_os = "linux")]
     {
-        use std::os::unix::fs::MetadataExt;
-        let meta = file.metadata().ok()?;
         // The kernel builds `/proc/locks` a page per `read`, and locks listed
         // before this file's that come and go between two reads can make one
         // listing skip a lock held all along (23 listings in 2,000 under the churn
@@ -47,7 +66,7 @@ pub(crate) fn holders(file: &File, kind: LockKind) -> Option<Vec<Holder>> {
         // again before it is believed.
         for _ in 0..LISTINGS {
             let listing = std::fs::read_to_string("/proc/locks").ok()?;
-            let found = parse(&listing, meta.dev(), meta.ino(), kind);
+            let found = parse(&listing, dev, ino, kind);
             if !found.is_empty() {
                 return Some(found);
             }
@@ -56,7 +75,7 @@ pub(crate) fn holders(file: &File, kind: LockKind) -> Option<Vec<Holder>> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (file, kind);
+        let _ = (dev, ino, kind);
         None
     }
 }
@@ -68,8 +87,9 @@ pub(crate) fn process_name(pid: u32) -> Option<String> {
 }
 
 /// The lines of `/proc/locks` for the file with this device and inode, such as
-/// `3: FLOCK  ADVISORY  WRITE 4242 08:01:1835012 0 EOF`. Lines with `->` are
-/// requests still waiting, not locks held.
+/// `3: FLOCK  ADVISORY  WRITE 4242 08:01:1835012 0 EOF` (the last two fields are
+/// the first and last byte locked). Lines with `->` are requests still waiting,
+/// not locks held.
 #[cfg(any(target_os = "linux", test))]
 fn parse(listing: &str, dev: u64, ino: u64, kind: LockKind) -> Vec<Holder> {
     let wanted = format!("{:02x}:{:02x}:{ino}", major(dev), minor(dev));
@@ -77,16 +97,24 @@ fn parse(listing: &str, dev: u64, ino: u64, kind: LockKind) -> Vec<Holder> {
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [_, class, _, access, pid, file, ..] = fields.as_slice() else {
+            let [_, class, _, access, pid, file, start, end, ..] = fields.as_slice() else {
                 return None;
             };
             let matches_kind = match kind {
                 LockKind::Flock => *class == "FLOCK",
                 LockKind::Record => matches!(*class, "POSIX" | "OFDLCK"),
             };
-            (matches_kind && *file == wanted).then(|| Holder {
+            if !matches_kind || *file != wanted {
+                return None;
+            }
+            Some(Holder {
                 pid: pid.parse::<u32>().ok().filter(|pid| *pid > 0),
                 exclusive: *access == "WRITE",
+                start: start.parse().ok()?,
+                end: match *end {
+                    "EOF" => None,
+                    end => Some(end.parse().ok()?),
+                },
             })
         })
         .collect()
@@ -123,7 +151,9 @@ mod tests {
             parse(LISTING, dev, 1_835_012, LockKind::Flock),
             [Holder {
                 pid: Some(4242),
-                exclusive: true
+                exclusive: true,
+                start: 0,
+                end: None,
             }],
             "the waiting request and the other device's lock are not holders"
         );
@@ -132,13 +162,67 @@ mod tests {
             [
                 Holder {
                     pid: Some(77),
-                    exclusive: true
+                    exclusive: true,
+                    start: 120,
+                    end: Some(120),
                 },
                 Holder {
                     pid: None,
-                    exclusive: false
+                    exclusive: false,
+                    start: 0,
+                    end: None,
                 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_lock_covers_its_bytes_only() {
+        let dev = (8 << 8) | 1;
+        let found = parse(LISTING, dev, 99, LockKind::Record);
+        let [byte_120, whole] = &found[..] else {
+            panic!("two locks");
+        };
+        assert!(byte_120.covers(120) && !byte_120.covers(119) && !byte_120.covers(121));
+        assert!(whole.covers(0) && whole.covers(u64::MAX));
+    }
+
+    /// A record lock on a range of bytes is listed with that range, found by
+    /// the file's device and inode.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_held_record_lock_is_listed_with_its_range() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.path().join("f"))
+            .unwrap();
+        // SAFETY: an all-zero flock is a valid value to fill in.
+        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+        lock.l_type = libc::F_WRLCK as _;
+        lock.l_whence = libc::SEEK_SET as _;
+        lock.l_start = 120;
+        lock.l_len = 1;
+        // SAFETY: F_SETLK on an open descriptor with a valid flock.
+        assert_eq!(
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) },
+            0
+        );
+        let meta = file.metadata().unwrap();
+        let listed = holders_of(meta.dev(), meta.ino(), LockKind::Record).unwrap();
+        assert_eq!(
+            listed,
+            [Holder {
+                pid: Some(std::process::id()),
+                exclusive: true,
+                start: 120,
+                end: Some(120),
+            }]
         );
     }
 

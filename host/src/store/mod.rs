@@ -136,7 +136,8 @@ impl Database {
         }
     }
 
-    /// Whether the write lock is held now, and by whom.
+    /// Whether the write lock is held now, and by whom (as
+    /// [`lock_status_at`] tells it).
     ///
     /// # Errors
     /// [`RecordError::Storage`] when the lock's state cannot be read.

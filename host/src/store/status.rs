@@ -12,14 +12,17 @@ use crate::lock::{LockMetrics, LockStatus};
 /// The status of the write lock of the database at `location`, without opening
 /// the database or creating anything: `lock-status`.
 ///
+/// For SQLite, a write transaction that holds SQLite's own write lock while the
+/// lock file is missing or unlocked (deleted or replaced under it) makes the
+/// status `Held`, naming its process. That is read from `/proc/locks`, so only on
+/// Linux: elsewhere the status is the flock's alone.
+///
 /// # Errors
 /// [`Error::OpenDatabase`] when the lock's state cannot be read (a lock file that
 /// is not a regular file, a server that cannot be reached).
 pub fn lock_status_at(location: &Location) -> Result<LockStatus, Error> {
     let status = match location {
-        Location::File(path) => sqlite::write_lock_of(path, Duration::ZERO)
-            .status()
-            .map_err(RecordError::from),
+        Location::File(path) => sqlite::lock_status_at(path).map_err(RecordError::from),
         Location::Postgres(pg) => postgres::lock_status_at(pg),
     };
     status.map_err(|source| Error::OpenDatabase {

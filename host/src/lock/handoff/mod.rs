@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use self::page::{FILE_LEN, SharedPage};
 use super::LockError;
-use super::open::{Access, open_checked};
+use super::open::{Access, Attempt, open_checked};
 
 /// The shared words, at the start of the mapped file.
 #[repr(C)]
@@ -132,9 +132,11 @@ impl Handoff {
         path.push(".shm");
         let file = match open_checked(Path::new(&path), Access::ReadWrite) {
             Ok(file) => file,
-            Err(refused @ LockError::NotARegularFile { .. }) => return Err(refused),
+            Err(Attempt::Failed(refused @ LockError::NotARegularFile { .. })) => {
+                return Err(refused);
+            }
             Err(e) => {
-                tracing::debug!(error = %e, "no shared lock words; plain backoff");
+                tracing::debug!(error = ?e, "no shared lock words; plain backoff");
                 return Ok(None);
             }
         };

@@ -9,8 +9,10 @@
 //!
 //! A database is opened at its canonical path (`path.rs`), only if it is
 //! records-host's or empty (`schema.rs`); SQLite's errors become record errors in
-//! one place (`sql_error.rs`); the SQL text is in `sql.rs`.
+//! one place (`sql_error.rs`); who holds SQLite's own locks is in `locks.rs`; the
+//! SQL text is in `sql.rs`.
 
+mod locks;
 mod path;
 mod schema;
 mod sql;
@@ -28,7 +30,7 @@ pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::writer::Writer;
 
 use crate::error::{RecordError, RecordId};
-use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
+use crate::lock::{LockError, LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
 use crate::util::locked;
 
@@ -110,9 +112,9 @@ impl SqliteStore {
         &self.lock
     }
 
-    /// Whether the lock is held now, and by whom.
+    /// Whether the lock is held now, and by whom: see [`lock_status_at`].
     pub(crate) fn lock_status(&self) -> Result<LockStatus, RecordError> {
-        Ok(self.lock.status()?)
+        Ok(locks::lock_status(&self.path, &self.lock)?)
     }
 
     /// This process's acquisitions of the lock.
@@ -317,6 +319,19 @@ fn trace_sql(conn: &mut Connection) -> rusqlite::Result<()> {
 /// the path resolves to. Creates nothing.
 pub(crate) fn write_lock_of(db_path: &Path, timeout: Duration) -> WriteLock {
     WriteLock::for_database(&path::resolve_existing(db_path), timeout)
+}
+
+/// Whether the write lock of the database at `db_path` is held now, and by whom,
+/// without opening the database or creating anything: the flock's status, or
+/// `Held` by a write transaction that holds SQLite's own write lock while the
+/// lock file is missing or unlocked (on Linux only: elsewhere the flock's status
+/// alone).
+///
+/// # Errors
+/// As [`WriteLock::status`].
+pub(crate) fn lock_status_at(db_path: &Path) -> Result<LockStatus, LockError> {
+    let db_path = path::resolve_existing(db_path);
+    locks::lock_status(&db_path, &WriteLock::for_database(&db_path, Duration::ZERO))
 }
 
 #[cfg(test)]

@@ -10,15 +10,14 @@
 //! [`RecordError::LockTimeout`] (exit 75), whose holder names that process when the
 //! kernel says which one it is.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rusqlite::Connection;
 
 use super::BUSY_TIMEOUT;
+use super::locks::busy_holder;
 use crate::error::{RecordError, StorageError};
-use crate::lock::proc_locks::{self, LockKind};
-use crate::lock::{LockTimeout, describe_process};
+use crate::lock::LockTimeout;
 
 /// The holder text of a busy database before [`name_busy_holder`] looks it up.
 const SQLITE_BUSY: &str = "a process outside records-host's write lock holds SQLite's own lock";
@@ -101,25 +100,4 @@ pub(crate) fn name_busy_holder(conn: &Connection, err: RecordError) -> RecordErr
         }
         other => other,
     }
-}
-
-/// The other process holding an exclusive SQLite lock on the database at `path`
-/// (in WAL mode, on its `-shm` file), if the kernel says.
-fn busy_holder(path: &Path) -> Option<String> {
-    let mut shm = path.as_os_str().to_owned();
-    shm.push("-shm");
-    let me = std::process::id();
-    [PathBuf::from(shm), path.to_path_buf()]
-        .iter()
-        .filter_map(|file| File::open(file).ok())
-        .filter_map(|file| proc_locks::holders(&file, LockKind::Record))
-        .flatten()
-        .filter(|holder| holder.exclusive)
-        .find_map(|holder| holder.pid.filter(|pid| *pid != me))
-        .map(|pid| {
-            describe_process(
-                pid,
-                "it holds SQLite's own lock on the database, outside records-host's write lock",
-            )
-        })
 }
