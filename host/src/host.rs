@@ -163,8 +163,9 @@ impl types::Host for HostState {
         match err {
             ImportError::Record(RecordError::Storage(e)) if e.detail().is_some() => {
                 // The plugin is untrusted and may hand what it gets to a tenant: it
-                // gets what failed; where and why is the operator's.
-                tracing::warn!(error = %e, "storage error; the plugin is told only what failed");
+                // gets what failed; where and why is the operator's, kept for the
+                // embedder to report (`PluginInstance::withheld_error`).
+                tracing::debug!(error = %e, "storage error; the plugin is told only what failed");
                 let told = types::Error::Storage(e.summary().to_string());
                 self.withheld = Some(e);
                 Ok(told)

@@ -17,7 +17,7 @@ use super::auth::{Auth, loopback_only};
 use super::call::{call, lock};
 use super::call_pool::CallPool;
 use super::metrics::Metrics;
-use super::request_id::{self, RequestId};
+use super::request_id;
 use super::tenant_shares::{Share, TenantShares};
 
 /// The largest request body accepted (413 beyond).
@@ -65,8 +65,7 @@ impl AppState {
         })
     }
 
-    /// Runs `work` on the call pool, holding `slot` until it ends; its log lines
-    /// carry the request id.
+    /// Runs `work` on the call pool, holding `slot` until it ends.
     ///
     /// # Errors
     /// 500 when the call's thread panicked or ended without an answer.
@@ -75,14 +74,10 @@ impl AppState {
         slot: Slot,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let id = RequestId::current()
-            .map(|id| id.to_string())
-            .unwrap_or_default();
-        let span = tracing::info_span!("request", id = %id);
         self.calls
             .run(move || {
                 let _slot = slot;
-                span.in_scope(work)
+                work()
             })
             .await
             .map_err(|_| ApiError::Internal("the call's thread ended".into()))?

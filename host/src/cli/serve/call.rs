@@ -146,14 +146,26 @@ async fn answer(
     let host = state.host.clone();
     let name = function.clone();
     let call_tenant = tenant.clone();
-    let outcome = state
+    let (outcome, withheld) = state
         .run(slot, move || {
-            host.call(&call_tenant, |instance| {
-                json_args::call(instance, &name, &args)
-            })
+            let mut withheld = None;
+            let outcome = host.call(&call_tenant, |instance| {
+                let results = json_args::call(instance, &name, &args);
+                withheld = instance.withheld_error().cloned();
+                results
+            });
+            (outcome, withheld)
         })
         .await
         .map_err(&fail)?;
+    if let Some(withheld) = withheld {
+        // The plugin was told only what failed; the operator gets where.
+        tracing::warn!(
+            request_id = %RequestId::current().map(|id| id.to_string()).unwrap_or_default(),
+            error = %withheld,
+            "storage error; the plugin was told only what failed"
+        );
+    }
     let results = outcome.map_err(|e| {
         state.metrics.observe_stop(&e);
         fail(told(e))

@@ -43,11 +43,13 @@ impl TenantShares {
     /// A place for one more call of `tenant`, or `None` when its share is taken.
     pub(crate) fn try_take(self: &Arc<Self>, tenant: &TenantName) -> Option<Share> {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let count = in_flight.entry(tenant.clone()).or_insert(0);
-        if *count >= self.per_tenant {
-            return None;
+        match in_flight.get_mut(tenant) {
+            Some(count) if *count >= self.per_tenant => return None,
+            Some(count) => *count += 1,
+            None => {
+                in_flight.insert(tenant.clone(), 1);
+            }
         }
-        *count += 1;
         Some(Share {
             shares: self.clone(),
             tenant: tenant.clone(),
