@@ -16,7 +16,12 @@ errors = []
 
 def call(tenant, function, args):
     body = json.dumps({"function": function, "args": args}).encode()
-    request = urllib.request.Request(f"{url}/v1/tenants/{tenant}/call", body, method="POST")
+    request = urllib.request.Request(
+        f"{url}/v1/tenants/{tenant}/call",
+        body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
