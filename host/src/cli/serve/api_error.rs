@@ -12,7 +12,6 @@ use records_host::frontend::error_chain;
 use records_host::{Error, RecordError};
 use serde_json::json;
 
-use super::app::MAX_BODY;
 use super::request_id::RequestId;
 
 /// Seconds a client is told to wait before retrying a 503.
@@ -37,8 +36,8 @@ pub(crate) enum ApiError {
     MethodNotAllowed,
     /// 408: the body did not arrive within the read timeout.
     BodyTimeout,
-    /// 413: the body is over the limit.
-    TooLarge,
+    /// 413: the body is over the limit (this many bytes).
+    TooLarge(usize),
     /// 415: a call's body must be declared `application/json` (`--no-auth`).
     NotJson,
     /// 500: the plugin was stopped (trap, time, memory, fuel).
@@ -64,7 +63,7 @@ impl ApiError {
             Self::NotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Stopped(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::LockTimeout(_) | Self::Busy(_) | Self::TenantBusy(_) => {
@@ -81,7 +80,7 @@ impl ApiError {
             Self::Forbidden | Self::NotLoopbackHost => "forbidden",
             Self::NotFound(_) | Self::NoRoute | Self::MethodNotAllowed => "not_found",
             Self::BodyTimeout => "timeout",
-            Self::TooLarge => "too_large",
+            Self::TooLarge(_) => "too_large",
             Self::Stopped(_) => "stopped",
             Self::Internal(_) => "failed",
             Self::LockTimeout(_) => "lock_timeout",
@@ -100,7 +99,7 @@ impl ApiError {
             Self::NoRoute => "no such route".into(),
             Self::MethodNotAllowed => "this route does not take this method".into(),
             Self::BodyTimeout => "the body did not arrive in time".into(),
-            Self::TooLarge => format!("the body is over {} MiB", MAX_BODY >> 20),
+            Self::TooLarge(max) => format!("the body is over {} MiB", max >> 20),
             Self::NotJson => "the body must be sent as Content-Type: application/json".into(),
             Self::TenantBusy(share) => {
                 format!("this tenant already has {share} calls in flight, its share; retry")

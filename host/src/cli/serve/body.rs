@@ -12,6 +12,9 @@ use http_body_util::BodyExt;
 
 use super::api_error::ApiError;
 
+/// The largest request body accepted (413 beyond).
+pub(crate) const MAX_BODY: usize = 1 << 20;
+
 /// How much of a body declared too large is read and dropped before the 413
 /// when the client did not wait for `100 Continue` (and so is sending it).
 const DISCARD_AT_MOST: u64 = 4 << 20;
@@ -46,7 +49,7 @@ pub(crate) async fn refuse_declared_too_large(
                 )
                 .await;
             }
-            Err(ApiError::TooLarge)
+            Err(ApiError::TooLarge(max))
         }
         _ => Ok(body),
     }
@@ -85,7 +88,7 @@ async fn collect(mut body: Body, max: usize) -> Result<Bytes, ApiError> {
         let frame = frame.map_err(|_| ApiError::BadRequest("the body could not be read".into()))?;
         if let Ok(data) = frame.into_data() {
             if bytes.len() + data.len() > max {
-                return Err(ApiError::TooLarge);
+                return Err(ApiError::TooLarge(max));
             }
             bytes.extend_from_slice(&data);
         }

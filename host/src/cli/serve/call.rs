@@ -20,9 +20,9 @@ use records_host::{Error, LockStatus, TenantName};
 use serde_json::{Value, json};
 
 use super::api_error::{ApiError, closing, retry_later};
-use super::app::{AppState, MAX_BODY};
-use super::body::{read_within, refuse_declared_too_large};
+use super::body::{MAX_BODY, read_within, refuse_declared_too_large};
 use super::request_id::RequestId;
+use super::state::AppState;
 
 /// `POST /v1/tenants/{tenant}/call` with `{"function": "...", "args": [...]}`.
 pub(crate) async fn call(

@@ -28,9 +28,9 @@
 use postgres::Client;
 use postgres::error::SqlState;
 
+use super::catalog::{Kind, existing, kind};
 use super::error::pg_error;
 use super::lock::{Acquire, LockFailure, begin_locked};
-use super::schema::{Kind, existing, kind};
 use super::sql::quote;
 use crate::error::RecordError;
 use crate::location::{PgLocation, legacy_tenant_schema};

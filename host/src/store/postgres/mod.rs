@@ -12,6 +12,7 @@
 //! database without its password (`error.rs`), values read from rows never panic
 //! (`row.rs`), and the SQL text is in `sql.rs`.
 
+mod catalog;
 mod connection;
 mod error;
 mod legacy;

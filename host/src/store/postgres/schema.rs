@@ -13,10 +13,10 @@
 use postgres::Client;
 use postgres::error::SqlState;
 
+use super::catalog::{Kind, existing, kind};
 use super::error::pg_error;
 use super::legacy;
 use super::lock::{Acquire, LockFailure, begin_locked};
-use super::row::column;
 use super::sql::{self, SCHEMA_VERSION, Text};
 use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
@@ -24,13 +24,6 @@ use crate::location::PgLocation;
 /// How many times to create a missing schema while concurrent creators make the
 /// attempt fail and then roll back.
 const CREATE_TRIES: usize = 5;
-
-/// What a schema holds, as far as records-host is concerned.
-pub(super) enum Kind {
-    Empty,
-    Ours { version: i64 },
-    Foreign(&'static str),
-}
 
 /// Makes sure `location`'s schema is records-host's and current, creating it
 /// when it holds nothing yet (under the lock `acquire` describes).
@@ -72,20 +65,6 @@ pub(crate) fn prepare(
             Err(e)
         }
     }
-}
-
-/// Which of `names` are schemas of the database.
-pub(super) fn existing(
-    client: &mut Client,
-    location: &PgLocation,
-    names: &[&str],
-) -> Result<Vec<String>, RecordError> {
-    client
-        .query(sql::SCHEMAS, &[&names])
-        .map_err(|e| pg_error(location, &e, "cannot read the schemas"))?
-        .iter()
-        .map(|row| column(row, 0))
-        .collect()
 }
 
 /// Creates `location`'s schema, on its own, when it does not exist.
@@ -133,45 +112,5 @@ fn checked(client: &mut Client, location: &PgLocation) -> Result<Kind, RecordErr
             location.to_string(),
         ))),
         kind => Ok(kind),
-    }
-}
-
-/// What `schema` (of `location`'s database) holds.
-pub(super) fn kind(
-    client: &mut Client,
-    location: &PgLocation,
-    schema: &str,
-) -> Result<Kind, RecordError> {
-    let failed = |e: postgres::Error| pg_error(location, &e, "cannot read the schema");
-    let tables: Vec<String> = client
-        .query(sql::TABLES, &[&schema])
-        .map_err(failed)?
-        .iter()
-        .map(|row| column(row, 0))
-        .collect::<Result<_, _>>()?;
-    let has = |name: &str| tables.iter().any(|t| t == name);
-    match (has("records"), has(sql::META_TABLE)) {
-        (false, false) => Ok(Kind::Empty),
-        (true, false) => Ok(Kind::Foreign(
-            "a table `records` exists without records-host's marks",
-        )),
-        (false, true) => Ok(Kind::Foreign(
-            "records-host's meta table exists without `records`",
-        )),
-        (true, true) => {
-            let row = client
-                .query_opt(&sql::version(schema), &[])
-                .map_err(failed)?;
-            let text: Option<String> = row.map(|row| column(&row, 0)).transpose()?;
-            let version = text
-                .and_then(|text| text.parse::<i64>().ok())
-                .ok_or_else(|| {
-                    RecordError::Storage(StorageError::with_detail(
-                        "the schema has no valid version",
-                        location.to_string(),
-                    ))
-                })?;
-            Ok(Kind::Ours { version })
-        }
     }
 }
