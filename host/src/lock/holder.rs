@@ -211,6 +211,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_flock_holder_without_a_record_is_named_and_a_stale_record_is_not_shown() {
+        let _quiet = super::super::proc_locks::quiet_listings();
         // A record left by a long-dead holder...
         let (_dir, file) = file_with(b"pid:999999999\ntime:then\nplugin:dead\n");
         // ...while this process, which wrote no record, holds the flock.

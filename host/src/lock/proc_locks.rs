@@ -132,6 +132,30 @@ fn minor(dev: u64) -> u64 {
     ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff)
 }
 
+/// Taken for writing by the tests that make locks come and go by the thousand,
+/// and for reading by the tests that assert what a listing shows: the tests of
+/// one binary run in parallel, and a listing read under another test's churn
+/// can miss a lock held all along more often than five listings can make up for
+/// (the test of listings under churn measures that with a churn of its own).
+#[cfg(test)]
+static LISTINGS_UNDER_TEST: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// For a test that asserts what a listing shows: no heavy churn meanwhile.
+#[cfg(test)]
+pub(crate) fn quiet_listings() -> std::sync::RwLockReadGuard<'static, ()> {
+    LISTINGS_UNDER_TEST
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// For a test that churns locks heavily: no listing asserted meanwhile.
+#[cfg(test)]
+pub(crate) fn heavy_churn() -> std::sync::RwLockWriteGuard<'static, ()> {
+    LISTINGS_UNDER_TEST
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +216,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_held_record_lock_is_listed_with_its_range() {
+        let _quiet = quiet_listings();
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
@@ -229,6 +254,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_held_flock_is_listed_with_this_process_as_holder() {
+        let _quiet = quiet_listings();
         let dir = tempfile::tempdir().unwrap();
         let file = File::create(dir.path().join("f")).unwrap();
         assert_eq!(holders(&file, LockKind::Flock), Some(vec![]));
@@ -247,6 +273,7 @@ mod tests {
     #[test]
     fn a_held_flock_is_listed_while_other_locks_come_and_go() {
         use std::sync::atomic::{AtomicBool, Ordering};
+        let _churning = heavy_churn();
         let dir = tempfile::tempdir().unwrap();
         let held = File::create(dir.path().join("held")).unwrap();
         fs4::FileExt::try_lock(&held).unwrap();

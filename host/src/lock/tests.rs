@@ -36,6 +36,7 @@ fn metrics_count_acquisitions_contention_and_timeouts() {
 
 #[test]
 fn timeout_names_the_holder_after_waiting_the_timeout() {
+    let _quiet = super::proc_locks::quiet_listings();
     let dir = tempfile::tempdir().unwrap();
     let _held = lock_in(&dir, 0).acquire("plugin:holder").unwrap();
     let start = Instant::now();
@@ -116,6 +117,7 @@ fn released_on_drop_error_and_panic() {
 
 #[test]
 fn status_reports_free_and_held_with_holder() {
+    let _quiet = super::proc_locks::quiet_listings();
     let dir = tempfile::tempdir().unwrap();
     let lock = lock_in(&dir, 0);
     assert_eq!(lock.status().unwrap(), LockStatus::Free, "no lock file yet");
@@ -210,6 +212,7 @@ fn a_symlinked_lock_file_is_refused_and_its_target_left_alone() {
 #[test]
 fn a_lock_file_replaced_in_a_loop_gives_the_lock_or_a_timeout() {
     const REPLACEMENTS: u32 = 20_000;
+    let _churning = super::proc_locks::heavy_churn();
     let dir = tempfile::tempdir().unwrap();
     let lock = lock_in(&dir, 20);
     let replaced = AtomicU32::new(0);

@@ -101,6 +101,7 @@ mod tests {
     /// has the database open) loses none of SQLite's locks by looking.
     #[test]
     fn a_write_transaction_holds_the_database_without_its_lock_file() {
+        let _quiet = crate::lock::proc_locks::quiet_listings();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.db");
         let db = Database::open(path.clone()).unwrap();
