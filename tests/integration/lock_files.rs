@@ -336,10 +336,10 @@ fn a_lock_file_replaced_in_a_loop_gives_writers_the_lock_or_exit_75() {
 }
 
 /// With a write transaction open and `db.lock` deleted (or a new file in its
-/// place), `lock-status` still says `held`, naming the process whose transaction
-/// holds SQLite's write lock (no second writer gets in: SQLite's own lock stops
-/// it), where it used to say `free`; once the transaction is committed it says
-/// `free`.
+/// place), `lock-status` still says `held`, naming the process that holds the
+/// lock on the file that was there (no second writer gets in: SQLite's own lock
+/// stops it), where it used to say `free`; once the transaction is committed it
+/// says `free`.
 #[test]
 fn lock_status_says_held_while_a_transaction_outlives_its_lock_file() {
     let env = Env::new();
@@ -358,14 +358,20 @@ fn lock_status_says_held_while_a_transaction_outlives_its_lock_file() {
         holder.starts_with(&format!("  holder: pid:{} ", std::process::id())),
         "{status}"
     );
-    assert!(holder.ends_with("lock file is missing)"), "{status}");
+    assert!(
+        holder.ends_with("the lock file was deleted while it held it)"),
+        "{status}"
+    );
     assert!(!lock_path(&env).exists(), "lock-status created nothing");
 
     // A new, unlocked lock file in its place (as after a rename over it).
     std::fs::write(lock_path(&env), b"").unwrap();
     let status = stdout(&run(&mut env.cli("lock-status", &[])));
     assert!(status.starts_with("held\n"), "{status}");
-    assert!(status.ends_with("lock file is unlocked)"), "{status}");
+    assert!(
+        status.ends_with("the lock file was replaced while it held it)"),
+        "{status}"
+    );
 
     txn.commit().unwrap();
     assert_eq!(stdout(&run(&mut env.cli("lock-status", &[]))), "free");

@@ -36,6 +36,7 @@ mod metrics;
 mod open;
 pub(crate) mod proc_locks;
 mod queue;
+mod unlinked;
 
 use std::fs::File;
 use std::io;
@@ -196,11 +197,11 @@ impl WriteLock {
     /// its path; [`LockError::Io`] when it exists but cannot be opened or locked.
     pub fn status(&self) -> Result<LockStatus, LockError> {
         let Some(file) = open_existing(&self.path)? else {
-            return Ok(LockStatus::Free);
+            return Ok(unlinked::status(&self.path));
         };
         // Dropping `file` releases the lock taken to find out.
         if try_flock(&file).map_err(|source| io_error(&self.path, source))? {
-            return Ok(LockStatus::Free);
+            return Ok(unlinked::status(&self.path));
         }
         Ok(LockStatus::Held {
             holder: holder::describe(&file),

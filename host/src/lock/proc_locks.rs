@@ -3,9 +3,9 @@
 //! A lock file's holder record says who took the lock last, which is not always
 //! who holds it: a process that is not records-host writes no record, and a dead
 //! holder's record stays. On Linux, `/proc/locks` lists every `flock`, POSIX and
-//! open-file-description lock with the holder's pid, the file's device and inode
-//! and the bytes locked; elsewhere nothing is known ([`holders`] returns `None`).
-//! No crate parses it, and it is a few lines.
+//! open-file-description lock with the holder's pid and the file's device and
+//! inode; elsewhere nothing is known ([`holders`] returns `None`). No crate parses
+//! it, and it is a few lines.
 
 use std::fs::File;
 
@@ -28,18 +28,6 @@ pub(crate) struct Holder {
     pub(crate) pid: Option<u32>,
     /// Whether the lock is exclusive (a write lock).
     pub(crate) exclusive: bool,
-    /// The first byte locked.
-    pub(crate) start: u64,
-    /// The last byte locked; `None` for the end of the file, however far it grows
-    /// (as a flock locks the whole file).
-    pub(crate) end: Option<u64>,
-}
-
-impl Holder {
-    /// Whether the lock covers byte `offset` of the file.
-    pub(crate) fn covers(&self, offset: u64) -> bool {
-        self.start <= offset && self.end.is_none_or(|end| offset <= end)
-    }
 }
 
 /// How many listings an empty answer takes.
@@ -80,6 +68,35 @@ pub(crate) fn holders_of(dev: u64, ino: u64, kind: LockKind) -> Option<Vec<Holde
     }
 }
 
+/// The processes holding an exclusive flock on a file of device `dev`, and the
+/// inode of each such file (for finding a lock file that was unlinked while
+/// held); `None` when this platform does not say. Two listings are read and
+/// joined: one can skip a lock while others come and go (see [`holders_of`]).
+#[cfg(target_os = "linux")]
+pub(crate) fn exclusive_flocks_on(dev: u64) -> Option<Vec<(u32, u64)>> {
+    let prefix = format!("{:02x}:{:02x}:", major(dev), minor(dev));
+    let mut found = Vec::new();
+    for _ in 0..2 {
+        let listing = std::fs::read_to_string("/proc/locks").ok()?;
+        for line in listing.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [_, "FLOCK", _, "WRITE", pid, file, ..] = fields.as_slice() else {
+                continue;
+            };
+            let held = pid.parse::<u32>().ok().zip(
+                file.strip_prefix(&prefix)
+                    .and_then(|ino| ino.parse::<u64>().ok()),
+            );
+            if let Some(held) = held.filter(|(pid, _)| *pid > 0)
+                && !found.contains(&held)
+            {
+                found.push(held);
+            }
+        }
+    }
+    Some(found)
+}
+
 /// The name of process `pid` (its `comm`), if this platform says.
 pub(crate) fn process_name(pid: u32) -> Option<String> {
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
@@ -87,9 +104,8 @@ pub(crate) fn process_name(pid: u32) -> Option<String> {
 }
 
 /// The lines of `/proc/locks` for the file with this device and inode, such as
-/// `3: FLOCK  ADVISORY  WRITE 4242 08:01:1835012 0 EOF` (the last two fields are
-/// the first and last byte locked). Lines with `->` are requests still waiting,
-/// not locks held.
+/// `3: FLOCK  ADVISORY  WRITE 4242 08:01:1835012 0 EOF`. Lines with `->` are
+/// requests still waiting, not locks held.
 #[cfg(any(target_os = "linux", test))]
 fn parse(listing: &str, dev: u64, ino: u64, kind: LockKind) -> Vec<Holder> {
     let wanted = format!("{:02x}:{:02x}:{ino}", major(dev), minor(dev));
@@ -97,24 +113,16 @@ fn parse(listing: &str, dev: u64, ino: u64, kind: LockKind) -> Vec<Holder> {
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [_, class, _, access, pid, file, start, end, ..] = fields.as_slice() else {
+            let [_, class, _, access, pid, file, ..] = fields.as_slice() else {
                 return None;
             };
             let matches_kind = match kind {
                 LockKind::Flock => *class == "FLOCK",
                 LockKind::Record => matches!(*class, "POSIX" | "OFDLCK"),
             };
-            if !matches_kind || *file != wanted {
-                return None;
-            }
-            Some(Holder {
+            (matches_kind && *file == wanted).then(|| Holder {
                 pid: pid.parse::<u32>().ok().filter(|pid| *pid > 0),
                 exclusive: *access == "WRITE",
-                start: start.parse().ok()?,
-                end: match *end {
-                    "EOF" => None,
-                    end => Some(end.parse().ok()?),
-                },
             })
         })
         .collect()
@@ -175,9 +183,7 @@ mod tests {
             parse(LISTING, dev, 1_835_012, LockKind::Flock),
             [Holder {
                 pid: Some(4242),
-                exclusive: true,
-                start: 0,
-                end: None,
+                exclusive: true
             }],
             "the waiting request and the other device's lock are not holders"
         );
@@ -186,72 +192,16 @@ mod tests {
             [
                 Holder {
                     pid: Some(77),
-                    exclusive: true,
-                    start: 120,
-                    end: Some(120),
+                    exclusive: true
                 },
                 Holder {
                     pid: None,
-                    exclusive: false,
-                    start: 0,
-                    end: None,
+                    exclusive: false
                 }
             ]
         );
     }
 
-    #[test]
-    fn a_lock_covers_its_bytes_only() {
-        let dev = (8 << 8) | 1;
-        let found = parse(LISTING, dev, 99, LockKind::Record);
-        let [byte_120, whole] = &found[..] else {
-            panic!("two locks");
-        };
-        assert!(byte_120.covers(120) && !byte_120.covers(119) && !byte_120.covers(121));
-        assert!(whole.covers(0) && whole.covers(u64::MAX));
-    }
-
-    /// A record lock on a range of bytes is listed with that range, found by
-    /// the file's device and inode.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_held_record_lock_is_listed_with_its_range() {
-        let _quiet = quiet_listings();
-        use std::os::fd::AsRawFd;
-        use std::os::unix::fs::MetadataExt;
-        let dir = tempfile::tempdir().unwrap();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.path().join("f"))
-            .unwrap();
-        // SAFETY: an all-zero flock is a valid value to fill in.
-        let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-        lock.l_type = libc::F_WRLCK as _;
-        lock.l_whence = libc::SEEK_SET as _;
-        lock.l_start = 120;
-        lock.l_len = 1;
-        // SAFETY: F_SETLK on an open descriptor with a valid flock.
-        assert_eq!(
-            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) },
-            0
-        );
-        let meta = file.metadata().unwrap();
-        let listed = holders_of(meta.dev(), meta.ino(), LockKind::Record).unwrap();
-        assert_eq!(
-            listed,
-            [Holder {
-                pid: Some(std::process::id()),
-                exclusive: true,
-                start: 120,
-                end: Some(120),
-            }]
-        );
-    }
-
-    #[cfg(target_os = "linux")]
     #[test]
     fn a_held_flock_is_listed_with_this_process_as_holder() {
         let _quiet = quiet_listings();

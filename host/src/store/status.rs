@@ -22,7 +22,9 @@ use crate::lock::{LockMetrics, LockStatus};
 /// is not a regular file, a server that cannot be reached).
 pub fn lock_status_at(location: &Location) -> Result<LockStatus, Error> {
     let status = match location {
-        Location::File(path) => sqlite::lock_status_at(path).map_err(RecordError::from),
+        Location::File(path) => sqlite::write_lock_of(path, Duration::ZERO)
+            .status()
+            .map_err(RecordError::from),
         Location::Postgres(pg) => postgres::lock_status_at(pg),
     };
     status.map_err(|source| Error::OpenDatabase {

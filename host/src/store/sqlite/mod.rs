@@ -30,7 +30,7 @@ pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::writer::Writer;
 
 use crate::error::{RecordError, RecordId};
-use crate::lock::{LockError, LockMetrics, LockStatus, WriteGuard, WriteLock};
+use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
 use crate::util::locked;
 
@@ -112,9 +112,9 @@ impl SqliteStore {
         &self.lock
     }
 
-    /// Whether the lock is held now, and by whom: see [`lock_status_at`].
+    /// Whether the lock is held now, and by whom.
     pub(crate) fn lock_status(&self) -> Result<LockStatus, RecordError> {
-        Ok(locks::lock_status(&self.path, &self.lock)?)
+        Ok(self.lock.status()?)
     }
 
     /// This process's acquisitions of the lock.
@@ -319,19 +319,6 @@ fn trace_sql(conn: &mut Connection) -> rusqlite::Result<()> {
 /// the path resolves to. Creates nothing.
 pub(crate) fn write_lock_of(db_path: &Path, timeout: Duration) -> WriteLock {
     WriteLock::for_database(&path::resolve_existing(db_path), timeout)
-}
-
-/// Whether the write lock of the database at `db_path` is held now, and by whom,
-/// without opening the database or creating anything: the flock's status, or
-/// `Held` by a write transaction that holds SQLite's own write lock while the
-/// lock file is missing or unlocked (on Linux only: elsewhere the flock's status
-/// alone).
-///
-/// # Errors
-/// As [`WriteLock::status`].
-pub(crate) fn lock_status_at(db_path: &Path) -> Result<LockStatus, LockError> {
-    let db_path = path::resolve_existing(db_path);
-    locks::lock_status(&db_path, &WriteLock::for_database(&db_path, Duration::ZERO))
 }
 
 #[cfg(test)]
