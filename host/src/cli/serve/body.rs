@@ -6,9 +6,9 @@
 
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, header};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::api_error::ApiError;
 
@@ -33,11 +33,8 @@ pub(crate) async fn refuse_declared_too_large(
     max: usize,
     deadline: Instant,
 ) -> Result<Body, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok());
-    match declared {
+    // hyper knows the declared length (`Content-Length`) and says so here.
+    match body.size_hint().exact() {
         Some(length) if length > max as u64 => {
             let waits_for_continue = headers
                 .get(header::EXPECT)
@@ -82,16 +79,10 @@ pub(crate) async fn read_within(
         .map_err(|_| ApiError::BodyTimeout)?
 }
 
-async fn collect(mut body: Body, max: usize) -> Result<Bytes, ApiError> {
-    let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| ApiError::BadRequest("the body could not be read".into()))?;
-        if let Ok(data) = frame.into_data() {
-            if bytes.len() + data.len() > max {
-                return Err(ApiError::TooLarge(max));
-            }
-            bytes.extend_from_slice(&data);
-        }
+async fn collect(body: Body, max: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::TooLarge(max)),
+        Err(_) => Err(ApiError::BadRequest("the body could not be read".into())),
     }
-    Ok(bytes.into())
 }

@@ -62,7 +62,7 @@ pub(crate) async fn call(
         .metrics
         .observe(label, outcome, start.elapsed().as_secs_f64());
     tracing::info!(
-        request_id = %RequestId::current().map(|id| id.to_string()).unwrap_or_default(),
+        request_id = %RequestId::current_text(),
         tenant = %escape_control(&tenant),
         function = %escape_control(&function),
         status = response.status().as_u16(),
@@ -145,11 +145,10 @@ async fn answer(
     let slot = state.slot(&tenant).map_err(&fail)?;
     let host = state.host.clone();
     let name = function.clone();
-    let call_tenant = tenant.clone();
     let (outcome, withheld) = state
         .run(slot, move || {
             let mut withheld = None;
-            let outcome = host.call(&call_tenant, |instance| {
+            let outcome = host.call(&tenant, |instance| {
                 let results = json_args::call(instance, &name, &args);
                 withheld = instance.withheld_error().cloned();
                 results
@@ -161,7 +160,7 @@ async fn answer(
     if let Some(withheld) = withheld {
         // The plugin was told only what failed; the operator gets where.
         tracing::warn!(
-            request_id = %RequestId::current().map(|id| id.to_string()).unwrap_or_default(),
+            request_id = %RequestId::current_text(),
             error = %withheld,
             "storage error; the plugin was told only what failed"
         );
@@ -223,9 +222,7 @@ async fn lock_status(
 fn told(err: Error) -> ApiError {
     let all = error_chain(&err).replace('\n', " ");
     if all != err.for_tenant().replace('\n', " ") {
-        let id = RequestId::current()
-            .map(|id| id.to_string())
-            .unwrap_or_default();
+        let id = RequestId::current_text();
         tracing::warn!(request_id = %id, error = %all, "call failed; the tenant was told less");
     }
     err.into()

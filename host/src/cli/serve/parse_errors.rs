@@ -49,11 +49,26 @@ impl<S: AsyncWrite + Unpin> JsonParseErrors<S> {
         }
         Poll::Ready(Ok(()))
     }
+
+    /// When `buf` is one of hyper's bodiless 4xx answers, takes it whole (the
+    /// replacement goes out now or on flush) and says how much was taken.
+    fn intercept(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Option<io::Result<usize>> {
+        let answer = replacement(buf)?;
+        self.pending = Some((answer, 0));
+        Some(match self.poll_pending(cx) {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(buf.len()),
+        })
+    }
 }
 
 /// The JSON answer that replaces `buf`, when `buf` is one of hyper's own
 /// bodiless 4xx answers.
 fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
+    // Every answer passes here: most leave at this first look.
+    if !(buf.starts_with(b"HTTP/1.1 4") || buf.starts_with(b"HTTP/1.0 4")) {
+        return None;
+    }
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = std::str::from_utf8(&buf[..head_end]).ok()?;
     let status = head
@@ -90,11 +105,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for JsonParseErrors<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         ready!(self.poll_pending(cx))?;
-        if let Some(answer) = replacement(buf) {
-            self.pending = Some((answer, 0));
-            // Whatever is written of it now, the rest goes out on flush.
-            let _ = self.poll_pending(cx)?;
-            return Poll::Ready(Ok(buf.len()));
+        if let Some(taken) = self.intercept(cx, buf) {
+            return Poll::Ready(taken);
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
@@ -105,12 +117,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for JsonParseErrors<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         ready!(self.poll_pending(cx))?;
-        if let Some(first) = bufs.first()
-            && let Some(answer) = replacement(first)
-        {
-            self.pending = Some((answer, 0));
-            let _ = self.poll_pending(cx)?;
-            return Poll::Ready(Ok(first.len()));
+        if let Some(taken) = bufs.first().and_then(|first| self.intercept(cx, first)) {
+            return Poll::Ready(taken);
         }
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }

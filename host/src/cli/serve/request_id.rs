@@ -41,6 +41,12 @@ impl RequestId {
     pub(crate) fn current() -> Option<Self> {
         CURRENT.try_with(|id| *id).ok()
     }
+
+    /// [`current`](Self::current) as text for a log line (empty outside a
+    /// request).
+    pub(crate) fn current_text() -> String {
+        Self::current().map(|id| id.to_string()).unwrap_or_default()
+    }
 }
 
 impl std::fmt::Display for RequestId {

@@ -30,10 +30,28 @@ const MAX_TOKENS_FILE: u64 = 16 << 20;
 /// How long one read of the tokens file may take.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Reads and parses the tokens file (blocking; bounded in size, not in time).
-fn read(path: &Path) -> anyhow::Result<Parsed> {
-    let bytes = read_trusted(path, MAX_TOKENS_FILE).context("the tokens file")?;
-    Ok(Tokens::parse(&String::from_utf8_lossy(&bytes)))
+/// Reads and parses the tokens file on a thread of its own, waiting for it at
+/// most the time bound (a read stuck in the file system is left behind, and the
+/// caller goes on). Blocking: from async code, call it in `spawn_blocking`.
+fn read_bounded(path: &Path) -> anyhow::Result<Parsed> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("tokens-file".into())
+        .spawn(move || {
+            let read = read_trusted(&owned, MAX_TOKENS_FILE)
+                .context("the tokens file")
+                .map(|bytes| Tokens::parse(&String::from_utf8_lossy(&bytes)));
+            let _ = sender.send(read);
+        })
+        .context("cannot start a thread to read the tokens file")?;
+    receiver.recv_timeout(READ_TIMEOUT).map_err(|_| {
+        anyhow!(
+            "the tokens file {} did not answer within {} s",
+            path.display(),
+            READ_TIMEOUT.as_secs()
+        )
+    })?
 }
 
 /// Logs the malformed lines of a file just read, and counts them in `metrics`.
@@ -48,22 +66,12 @@ fn report(path: &Path, parsed: &Parsed, metrics: &Metrics) {
     metrics.tokens_loaded(parsed.tokens.len(), parsed.malformed.len());
 }
 
-/// The tokens at start-up, read on a thread of its own within the time bound.
+/// The tokens at start-up.
 ///
 /// # Errors
 /// When the file is not trusted, cannot be read, or does not answer in time.
 pub(crate) fn load_at_start(path: &Path, metrics: &Metrics) -> anyhow::Result<Tokens> {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let owned = path.to_path_buf();
-    std::thread::Builder::new()
-        .name("tokens-file".into())
-        .spawn(move || {
-            let _ = sender.send(read(&owned));
-        })
-        .context("cannot start a thread to read the tokens file")?;
-    let parsed = receiver
-        .recv_timeout(READ_TIMEOUT)
-        .map_err(|_| timed_out(path))??;
+    let parsed = read_bounded(path)?;
     report(path, &parsed, metrics);
     Ok(parsed.tokens)
 }
@@ -80,12 +88,9 @@ pub(crate) async fn reload_on_sighup(
     };
     while hangups.recv().await.is_some() {
         let owned = path.clone();
-        let read = tokio::task::spawn_blocking(move || read(&owned));
-        let outcome = match tokio::time::timeout(READ_TIMEOUT, read).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(panicked)) => Err(anyhow!("reading the tokens file failed: {panicked}")),
-            Err(_) => Err(timed_out(&path)),
-        };
+        let outcome = tokio::task::spawn_blocking(move || read_bounded(&owned))
+            .await
+            .unwrap_or_else(|e| Err(anyhow!("reading the tokens file failed: {e}")));
         match outcome {
             Ok(parsed) => {
                 report(&path, &parsed, &metrics);
@@ -106,12 +111,4 @@ pub(crate) async fn reload_on_sighup(
             }
         }
     }
-}
-
-fn timed_out(path: &Path) -> anyhow::Error {
-    anyhow!(
-        "the tokens file {} did not answer within {} s",
-        path.display(),
-        READ_TIMEOUT.as_secs()
-    )
 }
