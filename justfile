@@ -38,7 +38,7 @@ test-postgres: setup
 [group('test')]
 test-portable: setup
     RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host --lib lock::tests
-    RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host --test integration -- multiprocess transactions crash lock_files
+    RECORDS_HOST_LOCK_HANDOFF=off cargo test -p records-host-cli --test integration -- multiprocess transactions crash lock_files
 
 # Type-check the library for a Unix other than Linux (the portable lock's build).
 [group('test')]
@@ -60,12 +60,12 @@ fmt:
 # Create record ("test", 42) through the reference plugin and read it back.
 [group('run')]
 demo *ARGS: setup
-    cargo run -p records-host -- demo {{ARGS}}
+    cargo run -p records-host-cli -- demo {{ARGS}}
 
 # Call one plugin export, e.g. just call 'create-record("x", 1)'.
 [group('run')]
 call *ARGS: setup
-    cargo run -q -p records-host -- call {{ARGS}}
+    cargo run -q -p records-host-cli -- call {{ARGS}}
 
 # Run the benchmark harness (release build) and write target/bench/results.json; builds the
 # 18 MB Python example plugin with componentize-py (from PyPI, into the work tree) for
@@ -75,26 +75,26 @@ bench *ARGS: setup
     python3 -m venv examples/plugins/python/.venv
     examples/plugins/python/.venv/bin/pip install -q -r examples/plugins/python/requirements.txt
     cd examples/plugins/python && .venv/bin/componentize-py -d wit -w counters-plugin componentize app -o plugin.wasm
-    cargo bench -p records-host --bench records -- --python-plugin {{justfile_directory()}}/examples/plugins/python/plugin.wasm --json {{justfile_directory()}}/target/bench/results.json {{ARGS}}
+    cargo bench -p records-host-cli --bench records -- --python-plugin {{justfile_directory()}}/examples/plugins/python/plugin.wasm --json {{justfile_directory()}}/target/bench/results.json {{ARGS}}
 
 # The reference, Python and JavaScript plugins side by side (size, compile,
 # instantiate, warm calls, CLI first and warm call); builds the examples first.
 [group('bench')]
 bench-plugins: plugins
-    cargo bench -p records-host --bench plugins -- --plugin reference={{justfile_directory()}}/target/guests/wasm32-wasip2/guest/records_guest.wasm --plugin python={{justfile_directory()}}/examples/plugins/python/plugin.wasm --plugin js={{justfile_directory()}}/examples/plugins/js/plugin.wasm
+    cargo bench -p records-host-cli --bench plugins -- --plugin reference={{justfile_directory()}}/target/guests/wasm32-wasip2/guest/records_guest.wasm --plugin python={{justfile_directory()}}/examples/plugins/python/plugin.wasm --plugin js={{justfile_directory()}}/examples/plugins/js/plugin.wasm
 
 # records-host serve under load (64 connections from a client process; 1, 1,000
 # and 10,000 tenants) against in-process PluginHost calls in the same run.
 [group('bench')]
 bench-serve *ARGS: setup
-    cargo bench -p records-host --bench serve -- {{ARGS}}
+    cargo bench -p records-host-cli --bench serve -- {{ARGS}}
 
 # The PostgreSQL scenarios against a throwaway cluster (.ci/postgres-cluster); prints
 # the cluster's synchronous_commit and fsync with the figures.
 [group('bench')]
 bench-postgres *ARGS: setup
     dir=$(mktemp -d); trap '.ci/postgres-cluster stop "$dir"; rm -rf "$dir"' EXIT; \
-    RECORDS_HOST_BENCH_POSTGRES=$(.ci/postgres-cluster start "$dir") cargo bench -p records-host --bench postgres -- {{ARGS}}
+    RECORDS_HOST_BENCH_POSTGRES=$(.ci/postgres-cluster start "$dir") cargo bench -p records-host-cli --bench postgres -- {{ARGS}}
 
 # Everything CI checks.
 [group('test')]

@@ -101,7 +101,7 @@ impl std::fmt::Display for StorageError {
 
 impl From<LockError> for RecordError {
     fn from(e: LockError) -> Self {
-        let detail = crate::util::error_chain(&e);
+        let detail = crate::display::error_chain(&e);
         let summary = match &e {
             LockError::Timeout(timeout) => return Self::LockTimeout(timeout.clone()),
             LockError::NotARegularFile { what, .. } => {
@@ -206,7 +206,7 @@ impl Error {
             }
             Self::LoadPlugin { .. } => "the plugin could not be loaded".into(),
             Self::Engine(_) => "the host's wasm engine failed".into(),
-            other => crate::util::error_chain(other),
+            other => crate::display::error_chain(other),
         }
     }
 

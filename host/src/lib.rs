@@ -58,9 +58,9 @@
 //! runs without the lock.
 //!
 //! Around that core: [`conformance`] checks that a plugin keeps the contract
-//! (`records-host check`), [`contract`] is the WIT package itself (`records-host
-//! wit`), and [`frontend`] turns text (WAVE call expressions, JSON) into calls and
-//! results, for the CLI and the HTTP service.
+//! (`records-host check`), and [`contract`] is the WIT package itself
+//! (`records-host wit`). The command line and the HTTP service are another crate,
+//! `records-host-cli`, built on this one.
 //!
 //! Features: `reference-plugin` (default) builds `guest/` for `wasm32-wasip2` and
 //! embeds it (`REFERENCE_PLUGIN`, `Runtime::load_reference`); without it the
@@ -89,8 +89,8 @@ mod bounded_io;
 mod cache;
 pub mod conformance;
 pub mod contract;
+pub mod display;
 mod error;
-pub mod frontend;
 mod host;
 mod import_error;
 pub mod limits;
@@ -103,9 +103,9 @@ mod reaper;
 mod record;
 pub mod runtime;
 pub mod store;
+mod sync;
 pub mod tenant;
 pub mod trusted_file;
-mod util;
 
 pub use error::{Error, RecordError, RecordId, StorageError};
 pub use limits::Limits;

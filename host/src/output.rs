@@ -15,7 +15,7 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-use crate::util::locked;
+use crate::sync::locked;
 
 /// A line longer than this is emitted in pieces, so one endless line is bounded too.
 const MAX_LINE: usize = 4096;

@@ -31,8 +31,8 @@ use crate::lock::LockStatus;
 use crate::open_databases::OpenDatabases;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
+use crate::sync::locked;
 use crate::tenant::TenantName;
-use crate::util::locked;
 
 /// How many PostgreSQL connections a host keeps at most, by default: calls beyond
 /// that many at once wait for a connection (up to 10 s).

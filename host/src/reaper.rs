@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
-use crate::util::locked;
+use crate::sync::locked;
 
 /// Something with a deadline that the reaper ends from outside.
 pub(crate) trait Expire: Send + Sync {

@@ -1,10 +1,10 @@
 //! The library API as an embedder uses it: the reference plugin's typed exports,
 //! typed errors (a lock timeout among them), and WAVE calls.
 
-use records_host::frontend::wave;
 use records_host::{
     Error, LockStatus, Plugin, PluginInstance, RecordError, Runtime, Val, WriteLock,
 };
+use records_host_cli::text::wave;
 use std::time::Duration;
 
 use crate::support::*;

@@ -2,7 +2,7 @@
 //! error (or error value), the host stays healthy, the lock is free, the database
 //! is intact and every earlier record is still there.
 
-use records_host::frontend::wave;
+use records_host_cli::text::wave;
 use std::time::Duration;
 
 use records_host::{Error, Limits, LockStatus, Runtime};

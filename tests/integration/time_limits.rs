@@ -5,7 +5,7 @@
 //! call. Each call here would otherwise run for hours or forever; the generous
 //! bounds of `run_within` only catch that, they measure no speed.
 
-use records_host::frontend::wave;
+use records_host_cli::text::wave;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,7 +2,7 @@
 //! way a plugin can misuse a transaction (trap, drop, loop, outstay, nest) ending
 //! with nothing half-written and the lock free.
 
-use records_host::frontend::wave;
+use records_host_cli::text::wave;
 use std::io::Read;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

@@ -131,7 +131,7 @@ pub fn check(plugin: &Plugin) -> Report {
     checks.push(session.stops_check());
     // Details quote what the plugin returned: no control character reaches a terminal.
     for check in &mut checks {
-        check.detail = crate::util::escape_control(&check.detail);
+        check.detail = crate::display::escape_control(&check.detail);
     }
     Report {
         plugin: plugin.name().to_string(),

@@ -124,7 +124,7 @@ impl fmt::Display for Location {
             Self::File(path) => write!(
                 f,
                 "{}",
-                crate::util::escape_control(&path.display().to_string())
+                crate::display::escape_control(&path.display().to_string())
             ),
             Self::Postgres(pg) => pg.fmt(f),
         }

@@ -58,7 +58,7 @@ pub(super) fn redact(url: &str) -> String {
         shown.push_str("?sslmode=");
         shown.push_str(mode);
     }
-    crate::util::escape_control(&shown)
+    crate::display::escape_control(&shown)
 }
 
 /// `text` percent-encoded where a URL's parts would be ambiguous.

@@ -20,7 +20,7 @@ use super::holder::LastRecord;
 use super::metrics::{Metrics, metrics_for};
 use super::open::{Access, Attempt, io_error, open_checked};
 use super::queue::Queue;
-use crate::util::locked;
+use crate::sync::locked;
 
 /// This process's handle on one lock file: the open file description that holds
 /// the flock, the queue of this process's threads in front of it, the shared words

@@ -20,7 +20,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::proc_locks::{self, LockKind};
-use crate::util::{escape_control, locked};
+use crate::display::escape_control;
+use crate::sync::locked;
 
 /// The size of the holder record at the start of the lock file.
 pub(crate) const RECORD_SIZE: usize = 256;

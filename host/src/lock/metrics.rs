@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::util::locked;
+use crate::sync::locked;
 
 /// What [`WriteLock::metrics`](super::WriteLock::metrics) reports: this process's
 /// acquisitions of one lock file, over all its `WriteLock`s. Its `Display` is one

@@ -54,7 +54,7 @@ use self::backoff::Backoff;
 use self::file::LockFile;
 use self::handoff::{Handoff, STALE, Ticket};
 use self::open::{Attempt, io_error, open_existing};
-use crate::util::locked;
+use crate::sync::locked;
 
 pub(crate) use self::holder::describe_process;
 

@@ -100,7 +100,7 @@ pub(crate) fn exclusive_flocks_on(dev: u64) -> Option<Vec<(u32, u64)>> {
 /// The name of process `pid` (its `comm`), if this platform says.
 pub(crate) fn process_name(pid: u32) -> Option<String> {
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    Some(crate::util::escape_control(name.trim_end_matches('\n')))
+    Some(crate::display::escape_control(name.trim_end_matches('\n')))
 }
 
 /// The lines of `/proc/locks` for the file with this device and inode, such as

@@ -8,7 +8,7 @@
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::util::locked;
+use crate::sync::locked;
 
 /// How long a process may keep re-taking the lock while others wait before it
 /// must let a waiter have it: long enough for ~100 writes between handoffs (each

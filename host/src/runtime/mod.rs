@@ -169,7 +169,7 @@ impl Runtime {
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, Error> {
         let _span = tracing::debug_span!("load", plugin = name).entered();
         let load_error = |reason: String| Error::LoadPlugin {
-            plugin: crate::util::escape_control(name),
+            plugin: crate::display::escape_control(name),
             reason,
         };
         if !wasm.starts_with(b"\0asm") {
@@ -209,7 +209,7 @@ impl Runtime {
         );
         let wasm = source::read_plugin(path, self.max_plugin_size).map_err(|reason| {
             Error::LoadPlugin {
-                plugin: crate::util::escape_control(&name),
+                plugin: crate::display::escape_control(&name),
                 reason,
             }
         })?;

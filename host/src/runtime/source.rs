@@ -20,7 +20,7 @@ pub const DEFAULT_MAX_PLUGIN_SIZE: u64 = 256 << 20;
 /// A one-line reason when it cannot be opened, is not a regular file, or is larger
 /// than `max`.
 pub(crate) fn read_plugin(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let shown = crate::util::escape_control(&path.display().to_string());
+    let shown = crate::display::escape_control(&path.display().to_string());
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)

@@ -18,7 +18,7 @@ use super::{Writer, postgres, sqlite};
 use crate::error::{RecordError, RecordId};
 use crate::reaper::{self, Expire, Watched};
 use crate::record::Record;
-use crate::util::locked;
+use crate::sync::locked;
 
 /// An open write transaction, holding the write lock.
 ///

@@ -25,7 +25,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use crate::util::locked;
+use crate::sync::locked;
 
 /// How many shared pages one process can map at once; beyond that a lock works
 /// with plain backoff. Each slot is one page of reserved address space.

@@ -17,7 +17,7 @@ use super::error::pg_error;
 use super::sql::Text;
 use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
-use crate::util::locked;
+use crate::sync::locked;
 
 /// A connection and the statements prepared on it, by schema.
 pub(crate) struct PgConn {
@@ -57,7 +57,7 @@ impl PgConn {
                 format!(
                     "{}: {}",
                     location.redacted_url(),
-                    crate::util::escape_control(&e.to_string())
+                    crate::display::escape_control(&e.to_string())
                 ),
             ))
         })?;

@@ -36,8 +36,8 @@ use postgres::error::SqlState;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::sql;
+use crate::display::escape_control;
 use crate::lock::{LockStatus, LockTimeout, Metrics};
-use crate::util::escape_control;
 
 /// The high half of every records-host lock key: "RHLK".
 const MAGIC: u32 = 0x5248_4C4B;

@@ -42,7 +42,7 @@ use crate::error::{RecordError, RecordId, StorageError};
 use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics};
 use crate::record::Record;
-use crate::util::locked;
+use crate::sync::locked;
 
 /// An open PostgreSQL store: a connection (its own, or one from a pool) and the
 /// schema's statements.

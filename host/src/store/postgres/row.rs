@@ -5,9 +5,9 @@
 use postgres::Row;
 use postgres::types::FromSql;
 
+use crate::display::{error_chain, escape_control};
 use crate::error::{RecordError, StorageError};
 use crate::record::Record;
-use crate::util::{error_chain, escape_control};
 
 /// The value of column `idx` of `row`, as a `T`.
 ///

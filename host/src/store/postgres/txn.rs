@@ -9,7 +9,7 @@ use super::connection::{ConnHandle, Prepared};
 use super::error::statement_error;
 use crate::error::RecordError;
 use crate::location::PgLocation;
-use crate::util::locked;
+use crate::sync::locked;
 
 /// How far past the host's deadline the server may end a frozen host's
 /// transaction: the server's idle timeout is brought back to the time left once it

@@ -32,7 +32,7 @@ pub(crate) use self::writer::Writer;
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
-use crate::util::locked;
+use crate::sync::locked;
 
 /// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);
 /// it retries as long as a writer waits for the write lock when that is longer.

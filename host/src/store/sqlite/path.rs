@@ -66,7 +66,7 @@ pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
 fn storage(path: &Path, why: &str) -> RecordError {
     RecordError::Storage(StorageError::with_detail(
         why,
-        crate::util::escape_control(&path.display().to_string()),
+        crate::display::escape_control(&path.display().to_string()),
     ))
 }
 

@@ -13,9 +13,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use crate::display::escape_control;
 use crate::error::{RecordError, StorageError};
 use crate::lock::WriteLock;
-use crate::util::escape_control;
 
 /// `RHDB`: the application id of every records-host database.
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RHDB");

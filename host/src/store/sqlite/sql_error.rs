@@ -37,7 +37,7 @@ impl From<rusqlite::Error> for RecordError {
             _ => unexpected_type(&e).unwrap_or_else(|| {
                 Self::Storage(StorageError::with_detail(
                     summary(&e),
-                    crate::util::escape_control(&e.to_string()),
+                    crate::display::escape_control(&e.to_string()),
                 ))
             }),
         }
@@ -74,9 +74,9 @@ fn unexpected_type(e: &rusqlite::Error) -> Option<RecordError> {
     Some(RecordError::Storage(StorageError::with_detail(
         format!(
             "a stored value has an unexpected type (column {})",
-            crate::util::escape_control(&column)
+            crate::display::escape_control(&column)
         ),
-        crate::util::escape_control(&why),
+        crate::display::escape_control(&why),
     )))
 }
 

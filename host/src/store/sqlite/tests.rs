@@ -158,7 +158,7 @@ fn a_newer_schema_is_refused_and_left_alone() {
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
     drop(conn);
-    let err = crate::util::error_chain(&Database::open(&path).unwrap_err());
+    let err = crate::display::error_chain(&Database::open(&path).unwrap_err());
     assert!(
         err.contains("newer than this records-host supports"),
         "{err}"
@@ -197,7 +197,7 @@ fn another_applications_database_is_refused_and_left_byte_identical() {
     drop(conn);
     let before = std::fs::read(&path).unwrap();
     let err = Database::open(&path).unwrap_err();
-    let text = crate::util::error_chain(&err);
+    let text = crate::display::error_chain(&err);
     assert!(
         text.contains(
             "is not a records-host database (application_id 0x0, user_version 7, table users)"
@@ -276,7 +276,7 @@ fn a_symlinked_database_is_written_under_its_real_lock() {
 fn a_directory_as_database_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = Database::open(dir.path()).unwrap_err();
-    let text = crate::util::error_chain(&err);
+    let text = crate::display::error_chain(&err);
     assert!(text.contains("it is a directory"), "{text}");
     assert_eq!(
         text.matches("it is a directory").count(),
@@ -377,7 +377,7 @@ fn concurrent_first_opens_all_succeed() {
                         start.wait();
                         Database::open(&path)
                             .err()
-                            .map(|e| crate::util::error_chain(&e))
+                            .map(|e| crate::display::error_chain(&e))
                     })
                 })
                 .collect();

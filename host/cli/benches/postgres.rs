@@ -5,7 +5,7 @@
 //! transaction of 50,000 inserts.
 //!
 //! Run: `just bench-postgres` (which starts a throwaway cluster), or
-//! `RECORDS_HOST_BENCH_POSTGRES=postgresql://... cargo bench -p records-host --bench postgres`
+//! `RECORDS_HOST_BENCH_POSTGRES=postgresql://... cargo bench -p records-host-cli --bench postgres`
 //! against a server whose user may create databases. `--quick` for a short run.
 //! The multi-process scenario runs this same binary as worker processes
 //! (`--worker URL N CACHE GO`, `benches/common/workers.rs`), started together

@@ -12,8 +12,8 @@
 use serde_json::Value;
 use wasmtime::component::{Type, Val};
 
-use crate::error::Error;
-use crate::runtime::PluginInstance;
+use records_host::Error;
+use records_host::PluginInstance;
 
 /// Calls the export `function` with `args` converted to its parameter types.
 ///

@@ -6,7 +6,7 @@
 //! tenants are all held open when the clock starts; 10,000 churn through the
 //! default `--max-open-dbs` (1,024) whatever came before.
 //!
-//! Run: `just bench-serve` (= `cargo bench -p records-host --bench serve`);
+//! Run: `just bench-serve` (= `cargo bench -p records-host-cli --bench serve`);
 //! `-- --quick` for 2 s per scenario instead of 5; `-- --server PATH` to serve
 //! from another build of `records-host` (an older one, to compare two builds on
 //! the same machine in one session: run both, alternating).

@@ -1,8 +1,7 @@
-//! The `records-host` binary: parse, run, exit. See `cli.rs`.
-
-mod cli;
+//! The `records-host` binary: parse, run, exit. The commands are in `lib.rs`.
 
 use clap::Parser;
+use records_host_cli::{Cli, init_tracing};
 
 /// mimalloc rather than glibc's malloc, for Rust and (feature `override`) for
 /// SQLite's C code alike: under `serve`'s load glibc's allocator took 15% of the
@@ -14,7 +13,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
-    cli::init_tracing(&cli);
+    let cli = Cli::parse();
+    init_tracing(&cli);
     cli.run()
 }

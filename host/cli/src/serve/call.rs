@@ -10,12 +10,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::text::{Outcome, json::to_json, json_args};
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use records_host::frontend::{Outcome, error_chain, escape_control, json::to_json, json_args};
+use records_host::display::{error_chain, escape_control};
 use records_host::{Error, LockStatus, TenantName};
 use serde_json::{Value, json};
 

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::text::wave::{self, to_wave};
+use crate::text::{Outcome, json};
 use clap::Args;
-use records_host::frontend::wave::{self, to_wave};
-use records_host::frontend::{Outcome, json};
 use records_host::{Plugin, PluginInstance};
 
 use super::args::{CompileArgs, DbArgs};

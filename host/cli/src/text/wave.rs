@@ -9,8 +9,8 @@
 use wasm_wave::untyped::UntypedFuncCall;
 use wasmtime::component::Val;
 
-use crate::error::Error;
-use crate::runtime::PluginInstance;
+use records_host::Error;
+use records_host::PluginInstance;
 
 /// Parses `expr`, finds the export it names, converts its arguments and calls it
 /// under the plugin's limits. The bare function name works when only one exported

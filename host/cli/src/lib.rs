@@ -1,5 +1,8 @@
-//! The `records-host` command line: clap commands, each with its own `execute`
-//! in a file of its own, and the arguments they share in `args.rs`.
+//! The `records-host` command line and HTTP service, on the `records-host` library:
+//! clap commands, each with its own `execute` in a file of its own, the arguments
+//! they share in `args.rs`, the HTTP service in [`serve`] (its router is public, for
+//! platforms that mount the API in their own axum app), and the WAVE/JSON call
+//! mapping in [`text`].
 //!
 //! Errors are reported once, here at the edge, on stderr, as one line (a lock
 //! timeout adds the holder lines of its message), and mapped to the exit codes below.
@@ -11,8 +14,9 @@ mod demo;
 mod lock_status;
 mod new;
 mod run_script;
-mod serve;
+pub mod serve;
 mod target;
+pub mod text;
 mod wit;
 
 use std::process::ExitCode;

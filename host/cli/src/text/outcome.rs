@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use wasmtime::component::Val;
 
-use crate::lock::LockTimeout;
-use crate::util::escape_control;
+use records_host::LockTimeout;
+use records_host::display::escape_control;
 
 /// How a call's results came out, for exit codes: `err(..)` results are failures,
 /// and `err(lock-timeout(..))` is a failure worth retrying.

@@ -1,8 +1,8 @@
 //! The records-host benchmark harness: every scenario of BENCHMARKS.md, with the
 //! native baselines measured in the same run, a table on stdout and JSON on disk.
 //!
-//! Run: `just bench` (= `cargo bench -p records-host --bench records`), or
-//! `cargo bench -p records-host --bench records -- --quick` for a short run.
+//! Run: `just bench` (= `cargo bench -p records-host-cli --bench records`), or
+//! `cargo bench -p records-host-cli --bench records -- --quick` for a short run.
 //! Options: `--quick`, `--json PATH` (default `target/bench/results.json`),
 //! `--only a,b` (scenario names), `--python-plugin PATH` (an 18 MB componentize-py
 //! component; `just bench` builds `examples/plugins/python`).

@@ -3,7 +3,7 @@
 //! doing the same thing, measured in one run.
 //!
 //! Run: `just bench-plugins`, which builds the examples (`.ci/plugins`) and runs
-//! `cargo bench -p records-host --bench plugins -- --plugin NAME=PATH ...`.
+//! `cargo bench -p records-host-cli --bench plugins -- --plugin NAME=PATH ...`.
 //!
 //! Per plugin: the component's size; compiling it (`Runtime::load_file` without a
 //! cache, median of 3); instantiating it over a database (median of 200); a warm

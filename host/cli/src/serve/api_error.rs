@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use records_host::frontend::error_chain;
+use records_host::display::error_chain;
 use records_host::{Error, RecordError};
 use serde_json::json;
 

@@ -3,7 +3,7 @@
 //!
 //! This serves the front ends (the `records-host` CLI, and the HTTP service), not
 //! the store: the library's core calls plugins with typed methods or component
-//! values ([`PluginInstance::call_func`](crate::PluginInstance::call_func)), and
+//! values ([`PluginInstance::call_func`](records_host::PluginInstance::call_func)), and
 //! this module is the one place text becomes those values and back.
 
 pub mod json;
@@ -12,6 +12,3 @@ mod outcome;
 pub mod wave;
 
 pub use self::outcome::Outcome;
-/// What front ends print of untrusted text and of errors: control characters
-/// escaped; an error with its causes on one line.
-pub use crate::util::{error_chain, escape_control};

@@ -18,7 +18,7 @@ macro_rules! file {
     ($lang:literal, $stored:literal => $path:literal) => {
         TemplateFile {
             path: $path,
-            text: include_str!(concat!("../../../templates/", $lang, "/", $stored)),
+            text: include_str!(concat!("../../templates/", $lang, "/", $stored)),
         }
     };
     ($lang:literal, $path:literal) => {

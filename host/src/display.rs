@@ -1,13 +1,6 @@
-//! Small helpers shared by the crate's modules.
-
-use std::sync::{Mutex, MutexGuard};
-
-/// Locks `mutex`, recovering from poisoning: the data behind our mutexes (a SQLite
-/// connection, a transaction's state) stays consistent when a holder panics, since
-/// SQLite itself rolls back what the panicking code left half done.
-pub(crate) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
+//! What to show of untrusted text and of errors: control characters escaped, an
+//! error with its causes on one line. The library shows lock holders, plugin names
+//! and paths this way; front ends (the CLI, a service) show errors the same way.
 
 /// `text` with every control character escaped (`\u{1b}`, `\n`, ...), so that text
 /// from an untrusted source (a lock file, a plugin's name, a process name) printed
