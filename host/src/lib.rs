@@ -118,3 +118,14 @@ pub use runtime::{ExportFunc, ExportedFunc, Plugin, PluginInstance, Runtime, Run
 pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};
 pub use tenant::{InvalidTenantName, TenantName};
 pub use wasmtime::component::Val;
+
+/// The README's Rust examples, compiled and run by `cargo test -p records-host --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDocs;
+
+/// The Rust examples of `docs/library.md`, compiled and run by
+/// `cargo test -p records-host --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/library.md")]
+pub struct LibraryDocs;

@@ -166,3 +166,10 @@ pub fn init_tracing(cli: &Cli) {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// The Rust examples of `docs/library.md`, compiled and run by
+/// `cargo test -p records-host-cli --doc` too: the place for examples that use
+/// this crate (the HTTP API in an axum app) beside `records_host`.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/library.md")]
+pub struct LibraryDocs;
