@@ -33,7 +33,7 @@ use self::run_script::RunScript;
 use self::serve::{Serve, Token};
 use self::wit::Wit;
 
-/// The exit codes, as documented in `--help` and the README.
+/// The exit codes, as documented in `--help` and docs/cli.md.
 pub mod exit {
     /// The command succeeded.
     pub const OK: u8 = 0;
