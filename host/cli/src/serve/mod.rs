@@ -44,8 +44,9 @@ use self::listener::ConnectionLimits;
 use self::metrics::Metrics;
 use self::state::AppState;
 use self::tenant_shares::TenantShares;
-use super::args::{CompileArgs, WriteArgs};
-use super::{UsageError, exit};
+use crate::args::{CompileArgs, WriteArgs};
+use crate::exit;
+use crate::usage::UsageError;
 
 /// Serve the plugin to many tenants over HTTP.
 #[derive(Debug, Args)]
