@@ -1,7 +1,8 @@
 //! The `records-host` command line and HTTP service, on the `records-host` library:
 //! clap commands, each with its own `execute` in a file of its own, the arguments
-//! they share in `args.rs`, the HTTP service in [`serve`] (its router is public, for
-//! platforms that mount the API in their own axum app), and the WAVE/JSON call
+//! they share in `args.rs`, the HTTP service in [`serve`] (its
+//! [`Service`](serve::Service) and router are public, for platforms that nest the
+//! API in their own axum app: see `examples/router.rs`), and the WAVE/JSON call
 //! mapping in [`text`].
 //!
 //! Errors are reported once, here at the edge, on stderr, as one line (a lock

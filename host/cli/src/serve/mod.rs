@@ -1,16 +1,22 @@
-//! `records-host serve`: the multi-tenant sandbox as an HTTP service.
+//! `records-host serve`: the multi-tenant sandbox as an HTTP service, and the
+//! same API as a library item ([`Service`]) for a platform's own axum app.
 //!
 //! One compiled plugin, a fresh sandboxed instance per call over the tenant's own
-//! database (`PluginHost`); calls run on the threads of `call_pool.rs`, behind a
-//! bound on how many run at once and on each tenant's share of those
-//! (`tenant_shares.rs`); the HTTP side is axum on tokio (`app.rs` the routes,
-//! `call.rs` the tenant routes). Each tenant is reachable only with its own token
-//! (`tokens.rs`, `token_file.rs`), checked from the headers before any body is
-//! read (`auth.rs`, `body.rs`); every non-200 status is decided in
-//! `api_error.rs`, and every answer carries a request id (`request_id.rs`).
-//! SIGTERM or SIGINT stops it gracefully: no new connections, in-flight calls
-//! (each bounded by its time limit) finish within the grace period, then exit 0.
-//! SIGHUP re-reads the tokens file.
+//! database (`PluginHost`); calls run on the threads of `call_pool.rs`, behind one
+//! bound on how many run at once (`bound.rs`) and each tenant's share of those
+//! (`tenant_shares.rs`). The HTTP side is axum: `service.rs` builds the state
+//! (`state.rs`) and `app.rs` the routes; the tenant routes' extractors
+//! (`extract.rs`) check the tenant and its token (`auth.rs`, `tokens.rs`) from
+//! the headers before any body is read (`body.rs`), then parse the call
+//! (`call_request.rs`) for the handlers (`call.rs`), which answer a `Reply` or
+//! an `ApiError` (every non-200 status is decided in `api_error.rs`); one layer
+//! counts and logs each call (`call_log.rs`), and every answer carries a request
+//! id (`request_id.rs`).
+//!
+//! The command (`command.rs`) adds what a process needs: the tokens file
+//! (`token_file.rs`, re-read on SIGHUP), the listener (`listener.rs`), and a
+//! graceful stop on SIGTERM or SIGINT: no new connections, in-flight calls (each
+//! bounded by its time limit) finish within the grace period, then exit 0.
 
 mod api_error;
 mod app;
