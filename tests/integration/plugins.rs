@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// The workspace's `wit/` directory, the source of truth the binary embeds.
 fn wit_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit")
 }
 
 #[test]
@@ -240,7 +240,7 @@ fn new_creates_a_rust_project_with_the_contract_and_the_reference_rules() {
     let read = |path: &str| std::fs::read_to_string(project.join(path)).unwrap();
     assert_eq!(read("wit/records.wit"), read_wit());
     let guest_rules =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/src/rules.rs");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest/src/rules.rs");
     assert_eq!(
         read("src/rules.rs"),
         std::fs::read_to_string(guest_rules).unwrap()
@@ -250,8 +250,8 @@ fn new_creates_a_rust_project_with_the_contract_and_the_reference_rules() {
     assert!(glue.contains("world: \"counters-plugin\""), "{glue}");
     let exports = read("src/component/exports.rs");
     assert!(exports.contains("impl Counters for Plugin"), "{exports}");
-    let guest_exports =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/src/component/exports.rs");
+    let guest_exports = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guest/src/component/exports.rs");
     let guest_exports = std::fs::read_to_string(guest_exports).unwrap();
     let without_markers: String = guest_exports
         .lines()
