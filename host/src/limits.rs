@@ -44,13 +44,22 @@ pub struct Limits {
     pub max_output: usize,
 }
 
+impl Limits {
+    /// The default [`timeout`](Self::timeout): 5 s.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The default [`max_memory`](Self::max_memory): 64 MiB.
+    pub const DEFAULT_MAX_MEMORY: usize = 64 << 20;
+    /// The default [`max_db_size`](Self::max_db_size): 1 GiB.
+    pub const DEFAULT_MAX_DB_SIZE: u64 = 1 << 30;
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            timeout: Duration::from_secs(5),
-            max_memory: 64 << 20,
+            timeout: Self::DEFAULT_TIMEOUT,
+            max_memory: Self::DEFAULT_MAX_MEMORY,
             fuel: None,
-            max_db_size: 1 << 30,
+            max_db_size: Self::DEFAULT_MAX_DB_SIZE,
             max_name_bytes: 4096,
             max_scan: 1000,
             max_output: 64 << 10,

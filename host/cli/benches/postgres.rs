@@ -14,6 +14,8 @@
 
 #[path = "common/stats.rs"]
 mod stats;
+#[path = "common/timing.rs"]
+mod timing;
 #[path = "common/workers.rs"]
 mod workers;
 
@@ -64,7 +66,7 @@ fn main() -> Result<()> {
     for round in 0..REPEAT {
         let db = fresh_database(&mut admin, &server, &format!("bench_plugin_{round}"))?;
         let mut instance = plugin.instantiate(Database::open(db.as_str())?)?;
-        plugin_runs.push(timed(creates, |i| {
+        plugin_runs.push(Run::of(creates, |i| {
             instance.create_record("bench", i as i64).map(drop)?;
             Ok(())
         })?);
@@ -73,7 +75,7 @@ fn main() -> Result<()> {
 
         let db = fresh_database(&mut admin, &server, &format!("bench_native_{round}"))?;
         let mut native = NativeProtocol::open(&db)?;
-        native_runs.push(timed(creates, |i| native.insert(i))?);
+        native_runs.push(Run::of(creates, |i| native.insert(i))?);
         check_rows(&db, "native", creates)?;
     }
     let plugin_median = median(&plugin_runs);
@@ -122,22 +124,17 @@ impl Run {
     fn throughput(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
-}
 
-fn timed(n: usize, mut op: impl FnMut(usize) -> Result<()>) -> Result<Run> {
-    let mut latencies = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in 0..n {
-        let t = Instant::now();
-        op(i)?;
-        latencies.push(t.elapsed().as_nanos() as u64);
+    /// Times `n` calls of `op`; the latencies sorted.
+    fn of(n: usize, op: impl FnMut(usize) -> Result<()>) -> Result<Self> {
+        let (elapsed, mut latencies) = timing::timed(n, op)?;
+        latencies.sort_unstable();
+        Ok(Self {
+            ops: n,
+            elapsed,
+            latencies,
+        })
     }
-    latencies.sort_unstable();
-    Ok(Run {
-        ops: n,
-        elapsed: start.elapsed(),
-        latencies,
-    })
 }
 
 fn median(runs: &[Run]) -> &Run {

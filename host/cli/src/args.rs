@@ -5,21 +5,37 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use records_host::store::lock_metrics_at;
+use records_host::lock::DEFAULT_LOCK_TIMEOUT;
+use records_host::runtime::DEFAULT_MAX_PLUGIN_SIZE;
+use records_host::store::{DEFAULT_TXN_DEADLINE, lock_metrics_at};
 use records_host::{Database, DatabaseOptions, Limits, Runtime, RuntimeBuilder};
 
 use super::target::Target;
+
+/// The longest time limit, lock timeout or transaction deadline taken, in
+/// milliseconds: a day.
+const A_DAY_MS: u64 = 86_400_000;
+
+/// `duration` in whole milliseconds, for a default shown by `--help`.
+const fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
+/// `bytes` in whole MiB, for a default shown by `--help`.
+const fn mib(bytes: u64) -> u64 {
+    bytes >> 20
+}
 
 /// What a plugin call may consume.
 #[derive(Debug, Args)]
 pub(crate) struct LimitArgs {
     /// Wall-clock limit of one plugin call, in milliseconds (at most a day).
-    #[arg(long, value_name = "MS", default_value_t = 5000,
-          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    #[arg(long, value_name = "MS", default_value_t = millis(Limits::DEFAULT_TIMEOUT),
+          value_parser = clap::value_parser!(u64).range(1..=A_DAY_MS))]
     timeout: u64,
 
     /// Largest linear memory of a plugin instance, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64,
+    #[arg(long, value_name = "MIB", default_value_t = mib(Limits::DEFAULT_MAX_MEMORY as u64),
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     max_memory: u64,
 
@@ -28,7 +44,7 @@ pub(crate) struct LimitArgs {
     fuel: Option<u64>,
 
     /// Largest database, in MiB; writes past it fail with a storage error.
-    #[arg(long, value_name = "MIB", default_value_t = 1024,
+    #[arg(long, value_name = "MIB", default_value_t = mib(Limits::DEFAULT_MAX_DB_SIZE),
           value_parser = clap::value_parser!(u64).range(1..=(1 << 40)))]
     max_db_size: u64,
 }
@@ -50,14 +66,14 @@ impl LimitArgs {
 #[derive(Debug, Args)]
 pub(crate) struct WriteArgs {
     /// How long a write waits for the write lock, in milliseconds (at most a day).
-    #[arg(long, value_name = "MS", default_value_t = 500,
-          value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    #[arg(long, value_name = "MS", default_value_t = millis(DEFAULT_LOCK_TIMEOUT),
+          value_parser = clap::value_parser!(u64).range(0..=A_DAY_MS))]
     lock_timeout: u64,
 
     /// How long a plugin's write transaction may stay open before the host rolls it
     /// back and releases the lock, in milliseconds (at most a day).
-    #[arg(long, value_name = "MS", default_value_t = 2000,
-          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    #[arg(long, value_name = "MS", default_value_t = millis(DEFAULT_TXN_DEADLINE),
+          value_parser = clap::value_parser!(u64).range(1..=A_DAY_MS))]
     txn_deadline: u64,
 }
 
@@ -121,7 +137,7 @@ pub(crate) struct CompileArgs {
     no_cache: bool,
 
     /// Largest plugin file read, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256,
+    #[arg(long, value_name = "MIB", default_value_t = mib(DEFAULT_MAX_PLUGIN_SIZE),
           value_parser = clap::value_parser!(u64).range(1..=(1 << 20)))]
     max_plugin_size: u64,
 

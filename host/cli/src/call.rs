@@ -8,7 +8,7 @@ use clap::Args;
 use records_host::{Plugin, PluginInstance};
 
 use super::args::{CompileArgs, DbArgs};
-use super::exit;
+use crate::exit;
 
 /// Call one export of a plugin, with arguments and result in WAVE.
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use records_host::conformance::{self, Report};
 use serde_json::json;
 
 use super::args::CompileArgs;
-use super::exit;
+use crate::exit;
 
 /// Check that a plugin keeps the contract: run every export against a temporary
 /// database and print a table (exit 0 when every check passes, 1 otherwise).

@@ -5,7 +5,7 @@ use records_host::{Error, RecordError};
 
 use super::args::{CompileArgs, DbArgs};
 use super::call::instantiate;
-use super::exit;
+use crate::exit;
 
 /// Create record ("test", 42) through the reference plugin and read it back.
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
 //! The `records-host` command line and HTTP service, on the `records-host` library:
 //! clap commands, each with its own `execute` in a file of its own, the arguments
-//! they share in `args.rs`, the HTTP service in [`serve`] (its router is public, for
-//! platforms that mount the API in their own axum app), and the WAVE/JSON call
+//! they share in `args.rs`, the HTTP service in [`serve`] (its
+//! [`Service`](serve::Service) and router are public, for platforms that nest the
+//! API in their own axum app: see `examples/router.rs`), and the WAVE/JSON call
 //! mapping in [`text`].
 //!
 //! Errors are reported once, here at the edge, on stderr, as one line (a lock
@@ -11,12 +12,14 @@ mod args;
 mod call;
 mod check;
 mod demo;
+pub mod exit;
 mod lock_status;
 mod new;
 mod run_script;
 pub mod serve;
 mod target;
 pub mod text;
+mod usage;
 mod wit;
 
 use std::process::ExitCode;
@@ -31,19 +34,8 @@ use self::lock_status::LockStatusCmd;
 use self::new::New;
 use self::run_script::RunScript;
 use self::serve::{Serve, Token};
+use self::usage::UsageError;
 use self::wit::Wit;
-
-/// The exit codes, as documented in `--help` and docs/cli.md.
-pub mod exit {
-    /// The command succeeded.
-    pub const OK: u8 = 0;
-    /// The call returned `err(..)` (printed on stdout), or another error occurred.
-    pub const FAILURE: u8 = 1;
-    /// The command line or the call expression was malformed.
-    pub const USAGE: u8 = 2;
-    /// A write gave up waiting for the write lock (EX_TEMPFAIL): try again.
-    pub const TEMPFAIL: u8 = 75;
-}
 
 const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -118,11 +110,6 @@ impl Cli {
         ExitCode::from(result.unwrap_or_else(|err| report(&err)))
     }
 }
-
-/// A command line that clap accepted but that does not make sense (exit 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct UsageError(pub(crate) String);
 
 /// Prints `err` on stderr and picks its exit code.
 fn report(err: &anyhow::Error) -> u8 {

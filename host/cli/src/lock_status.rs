@@ -6,8 +6,8 @@ use clap::Args;
 use records_host::store::{lock_status_at, probe_lock};
 use records_host::{Error, LockStatus, RecordError};
 
-use super::exit;
 use super::target::Target;
+use crate::exit;
 
 /// Say whether the write lock is free or held, and by whom.
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{CompileArgs, DbArgs};
-use super::exit;
+use crate::exit;
 
 /// Run a command component (a script with a `fn main`) against the store.
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use records_host::{Location, TenantName};
 
-use super::UsageError;
+use crate::usage::UsageError;
 
 /// The database when neither `--db` nor `RECORDS_HOST_DB` names one.
 const DEFAULT_DB: &str = "data/app.db";

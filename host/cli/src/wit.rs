@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use records_host::contract::WIT_FILES;
 
-use super::exit;
+use crate::exit;
 
 /// Print the WIT contract this binary implements, or write it to a directory.
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use records_host::{Database, Plugin};
 use serde_json::json;
 
-use crate::report::{Scenario, timed};
+use crate::report::{Scenario, scenario};
 use crate::writes::native_connection;
 
 const BIN: &str = env!("CARGO_BIN_EXE_records-host");
@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_records-host");
 /// Instantiating the pre-linked reference plugin per call, over a reused database.
 pub(crate) fn instantiate(plugin: &Plugin, path: &Path, n: usize) -> Result<Scenario> {
     let mut db = Some(Database::open(path)?);
-    timed("instantiate", n, |_| {
+    scenario("instantiate", n, |_| {
         let instance = plugin.instantiate(db.take().context("db")?)?;
         db = Some(instance.into_database());
         Ok(())
@@ -30,7 +30,7 @@ pub(crate) fn reads(plugin: &Plugin, path: &Path, n: usize) -> Result<(Scenario,
     let id = |i: usize| ((i * 7919) % ROWS + 1) as i64;
     let conn = native_connection(path)?;
     // The same work a get-record does natively: select the row, build the record.
-    let native = timed("read-native", n, |i| {
+    let native = scenario("read-native", n, |i| {
         let record = conn
             .prepare_cached("SELECT id, name, value FROM records WHERE id = ?1")?
             .query_row([id(i)], |row| {
@@ -44,7 +44,7 @@ pub(crate) fn reads(plugin: &Plugin, path: &Path, n: usize) -> Result<(Scenario,
         Ok(())
     })?;
     let mut instance = plugin.instantiate(db)?;
-    let guest = timed("read-guest", n, |i| {
+    let guest = scenario("read-guest", n, |i| {
         let record = instance.get_record(id(i))?;
         std::hint::black_box(record.context("missing row")?);
         Ok(())
@@ -83,7 +83,7 @@ pub(crate) fn cli_call(
     for _ in 0..3 {
         call(db)?;
     }
-    timed(name, runs, |_| call(db))
+    scenario(name, runs, |_| call(db))
 }
 
 /// Peak resident memory of `records-host call` with the reference plugin: the
@@ -112,7 +112,7 @@ pub(crate) fn peak_rss(db: &Path, cache: &Path) -> Result<Scenario> {
     };
     call()?;
     let mut peak_kib = 0i64;
-    let scenario = timed("peak-rss", 5, |_| {
+    let scenario = scenario("peak-rss", 5, |_| {
         peak_kib = peak_kib.max(call()?);
         Ok(())
     })?;

@@ -1,10 +1,12 @@
 //! A measured scenario, and the table and JSON of a run.
 
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use serde_json::{Value, json};
+
+use crate::timing;
 
 /// One measured scenario.
 pub(crate) struct Scenario {
@@ -202,23 +204,17 @@ pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// Times `n` calls of `op`, one latency per call.
-pub(crate) fn timed(
+/// Times `n` calls of `op`, one latency per call, as the scenario `name`.
+pub(crate) fn scenario(
     name: &str,
     n: usize,
-    mut op: impl FnMut(usize) -> Result<()>,
+    op: impl FnMut(usize) -> Result<()>,
 ) -> Result<Scenario> {
-    let mut latencies = Vec::with_capacity(n);
-    let start = Instant::now();
-    for i in 0..n {
-        let t = Instant::now();
-        op(i)?;
-        latencies.push(t.elapsed().as_nanos() as u64);
-    }
+    let (elapsed, latencies) = timing::timed(n, op)?;
     Ok(Scenario {
         name: name.into(),
         ops: n,
-        elapsed: start.elapsed(),
+        elapsed,
         latencies,
         extra: Value::Null,
     })

@@ -11,7 +11,7 @@ use fs4::FileExt;
 use records_host::{Database, Error, Plugin, RecordError, Runtime};
 use serde_json::json;
 
-use crate::report::{Scenario, timed};
+use crate::report::{Scenario, scenario};
 use crate::workers;
 
 pub(crate) fn native_connection(path: &Path) -> Result<rusqlite::Connection> {
@@ -39,7 +39,7 @@ pub(crate) fn check_rows(path: &Path, expected: usize) -> Result<()> {
 /// Native rusqlite autocommit inserts, WAL, synchronous=NORMAL, no lock.
 pub(crate) fn sqlite_floor(path: &Path, n: usize) -> Result<Scenario> {
     let conn = native_connection(path)?;
-    let scenario = timed("sqlite-floor", n, |i| {
+    let scenario = scenario("sqlite-floor", n, |i| {
         conn.prepare_cached("INSERT INTO records (name, value) VALUES (?1, ?2)")?
             .execute(rusqlite::params!["floor", i as i64])?;
         Ok(())
@@ -99,7 +99,7 @@ impl NativeProtocol {
 
 pub(crate) fn native_protocol(path: &Path, n: usize) -> Result<Scenario> {
     let mut native = NativeProtocol::open(path)?;
-    let scenario = timed("native-lock-protocol", n, |i| {
+    let scenario = scenario("native-lock-protocol", n, |i| {
         if !native.insert(i)? {
             bail!("lock timeout with a single writer");
         }
@@ -112,7 +112,7 @@ pub(crate) fn native_protocol(path: &Path, n: usize) -> Result<Scenario> {
 /// Creates through the reference plugin, embedded: one instance, many calls.
 pub(crate) fn embedded_create(plugin: &Plugin, path: &Path, n: usize) -> Result<Scenario> {
     let mut instance = plugin.instantiate(Database::open(path)?)?;
-    let scenario = timed("embedded-create", n, |i| {
+    let scenario = scenario("embedded-create", n, |i| {
         instance.create_record("embedded", i as i64)?;
         Ok(())
     })?;

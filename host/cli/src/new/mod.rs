@@ -4,6 +4,7 @@
 //! Nothing is ever overwritten: the project directory must not exist, it is
 //! created with every file in it, and removed again if writing fails half way.
 
+mod lang;
 mod name;
 mod render;
 mod templates;
@@ -15,30 +16,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
+use self::lang::Lang;
 use self::render::{Values, render};
-use super::wit::write_wit;
-use super::{UsageError, exit};
-
-/// A plugin language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Lang {
-    /// Cargo and wit-bindgen, target wasm32-wasip2.
-    Rust,
-    /// componentize-py (from PyPI).
-    Python,
-    /// componentize-js through jco (from npm).
-    Js,
-}
-
-impl Lang {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Rust => "Rust",
-            Self::Python => "Python",
-            Self::Js => "JavaScript",
-        }
-    }
-}
+use crate::exit;
+use crate::usage::UsageError;
+use crate::wit::write_wit;
 
 /// The world a plugin targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,7 @@
 //! Python project and an npm package at once, so `new` never creates a project
 //! its own toolchain then refuses.
 
-use super::Lang;
+use super::lang::Lang;
 
 /// The longest name accepted.
 const MAX_LEN: usize = 64;

@@ -3,7 +3,7 @@
 //! reference plugin's own `rules.rs` and `component/exports.rs`, embedded from
 //! `guest/`, so the two cannot drift.
 
-use super::Lang;
+use super::lang::Lang;
 
 /// One file of a starter project.
 pub(super) struct TemplateFile {

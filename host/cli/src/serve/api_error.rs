@@ -12,6 +12,7 @@ use records_host::display::error_chain;
 use records_host::{Error, RecordError};
 use serde_json::json;
 
+use super::call_note::OutcomeLabel;
 use super::request_id::RequestId;
 
 /// Seconds a client is told to wait before retrying a 503.
@@ -136,25 +137,23 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let outcome = OutcomeLabel(self.outcome());
         let mut body = json!({ "error": self.message() });
         if let Some(id) = RequestId::current() {
             body["request_id"] = id.to_string().into();
         }
         let mut response = (status, Json(body)).into_response();
-        let headers = response.headers_mut();
+        response.extensions_mut().insert(outcome);
         match status {
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECS),
-                );
-            }
+            StatusCode::SERVICE_UNAVAILABLE => with_retry_after(response),
             StatusCode::UNAUTHORIZED => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                response
             }
-            _ => {}
+            _ => response,
         }
-        response
     }
 }
 
@@ -168,9 +167,8 @@ pub(crate) fn closing(mut response: Response) -> Response {
     response
 }
 
-/// A 503 for an `err(lock-timeout(..))` result: the body is the result itself.
-pub(crate) fn retry_later(body: serde_json::Value) -> Response {
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+/// `response` with the `Retry-After` every 503 carries.
+pub(crate) fn with_retry_after(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_static(RETRY_AFTER_SECS),

@@ -1,17 +1,21 @@
 //! The routes of the service, and the layers every request passes: a request id,
-//! and with `--no-auth` the loopback `Host` check.
+//! and with `--no-auth` the loopback `Host` check; calls also pass the layer
+//! that counts and logs them.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
+use axum::handler::Handler;
 use axum::http::header;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::api_error::ApiError;
 use super::auth::loopback_only;
 use super::call::{call, lock};
+use super::call_log::count_and_log;
 use super::request_id;
 use super::state::AppState;
 
@@ -19,16 +23,17 @@ use super::state::AppState;
 /// JSON body.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     let auth = state.auth.clone();
+    let counted_call = call.layer(from_fn_with_state(state.clone(), count_and_log));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
-        .route("/v1/tenants/{tenant}/call", post(call))
+        .route("/v1/tenants/{tenant}/call", post(counted_call))
         .route("/v1/tenants/{tenant}/lock", get(lock))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(auth, loopback_only))
-        .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(from_fn_with_state(auth, loopback_only))
+        .layer(from_fn(request_id::assign))
 }
 
 /// `GET /metrics`: Prometheus text.

@@ -22,15 +22,23 @@ use records_host::TenantName;
 use super::api_error::{ApiError, closing};
 use super::tokens::{Access, Tokens};
 
-/// Who may call: everyone (loopback only), or the holders of tokens.
-pub(crate) enum Auth {
-    /// `--no-auth`.
+/// Who may call: everyone (requests to a loopback host name only), or the
+/// holders of tokens.
+pub enum Auth {
+    /// No credentials (`--no-auth`): every tenant to every client whose request
+    /// names a loopback host; calls must be declared `application/json`.
     Open,
-    /// `--tokens FILE`, re-read on SIGHUP.
+    /// Each tenant to the holders of its tokens (`--tokens FILE`); replace what
+    /// the lock holds to change them while serving (`serve` does on SIGHUP).
     Tokens(Arc<RwLock<Tokens>>),
 }
 
 impl Auth {
+    /// Each tenant to the holders of its tokens in `tokens`.
+    pub fn tokens(tokens: Tokens) -> Self {
+        Self::Tokens(Arc::new(RwLock::new(tokens)))
+    }
+
     /// The tenant, once its name is valid and the request's credentials are its
     /// own.
     ///

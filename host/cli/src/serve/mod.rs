@@ -1,286 +1,48 @@
-//! `records-host serve`: the multi-tenant sandbox as an HTTP service.
+//! `records-host serve`: the multi-tenant sandbox as an HTTP service, and the
+//! same API as a library item ([`Service`]) for a platform's own axum app.
 //!
 //! One compiled plugin, a fresh sandboxed instance per call over the tenant's own
-//! database (`PluginHost`); calls run on the threads of `call_pool.rs`, behind a
-//! bound on how many run at once and on each tenant's share of those
-//! (`tenant_shares.rs`); the HTTP side is axum on tokio (`app.rs` the routes,
-//! `call.rs` the tenant routes). Each tenant is reachable only with its own token
-//! (`tokens.rs`, `token_file.rs`), checked from the headers before any body is
-//! read (`auth.rs`, `body.rs`); every non-200 status is decided in
-//! `api_error.rs`, and every answer carries a request id (`request_id.rs`).
-//! SIGTERM or SIGINT stops it gracefully: no new connections, in-flight calls
-//! (each bounded by its time limit) finish within the grace period, then exit 0.
-//! SIGHUP re-reads the tokens file.
+//! database (`PluginHost`); calls run on the threads of `call_pool.rs`, behind one
+//! bound on how many run at once (`bound.rs`) and each tenant's share of those
+//! (`tenant_shares.rs`). The HTTP side is axum: `service.rs` builds the state
+//! (`state.rs`) and `app.rs` the routes; the tenant routes' extractors
+//! (`extract.rs`) check the tenant and its token (`auth.rs`, `tokens.rs`) from
+//! the headers before any body is read (`body.rs`), then parse the call
+//! (`call_request.rs`) for the handlers (`call.rs`), which answer a `Reply` or
+//! an `ApiError` (every non-200 status is decided in `api_error.rs`); one layer
+//! counts and logs each call (`call_log.rs`), and every answer carries a request
+//! id (`request_id.rs`).
+//!
+//! The command (`command.rs`) adds what a process needs: the tokens file
+//! (`token_file.rs`, re-read on SIGHUP), the listener (`listener.rs`), and a
+//! graceful stop on SIGTERM or SIGINT: no new connections, in-flight calls (each
+//! bounded by its time limit) finish within the grace period, then exit 0.
 
 mod api_error;
 mod app;
 mod auth;
 mod body;
+mod bound;
 mod call;
+mod call_log;
+mod call_note;
 mod call_pool;
+mod call_request;
+mod command;
+mod extract;
 mod listener;
 mod metrics;
 mod parse_errors;
+mod reply;
 mod request_id;
+mod service;
 mod state;
 mod tenant_shares;
 mod token_file;
 mod tokens;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use anyhow::Context;
-use clap::Args;
-use records_host::location::is_postgres_url;
-use records_host::{PluginHost, TenantHome, TenantName};
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::Semaphore;
-
-use self::auth::Auth;
-use self::listener::ConnectionLimits;
-use self::metrics::Metrics;
-use self::state::AppState;
-use self::tenant_shares::TenantShares;
-use super::args::{CompileArgs, WriteArgs};
-use super::{UsageError, exit};
-
-/// Serve the plugin to many tenants over HTTP.
-#[derive(Debug, Args)]
-pub(crate) struct Serve {
-    /// Where to listen, such as 127.0.0.1:8080 (port 0: any free port; the bound
-    /// address is printed as `listening on http://HOST:PORT`).
-    #[arg(long, value_name = "ADDR")]
-    listen: SocketAddr,
-
-    /// The plugin component (default: the embedded reference plugin).
-    #[arg(long, value_name = "FILE.wasm")]
-    plugin: Option<PathBuf>,
-
-    /// Where tenants' SQLite databases live: DIR/tenants/NAME/records.db [default:
-    /// data]
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-
-    /// Keep tenants in this PostgreSQL database instead, a schema each (the
-    /// password is better kept out of the command line: set RECORDS_HOST_DB).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "RECORDS_HOST_DB",
-        hide_env_values = true
-    )]
-    db: Option<String>,
-
-    /// The tokens file: lines `<tenant> <sha256 hex of the token>` (see `records-host
-    /// token`); re-read on SIGHUP.
-    #[arg(long, value_name = "FILE", required_unless_present = "no_auth")]
-    tokens: Option<PathBuf>,
-
-    /// Serve without credentials: every tenant to every client. Loopback only.
-    #[arg(long, conflicts_with = "tokens")]
-    no_auth: bool,
-
-    /// How many plugin calls may run at once; more get 503 with Retry-After.
-    #[arg(long, value_name = "N", default_value_t = 64,
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    max_concurrent: u32,
-
-    /// How many of one tenant's calls may run at once; more get 503 with
-    /// Retry-After while other tenants' calls go on [default: a quarter of
-    /// --max-concurrent, at least 1]
-    #[arg(long, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=4096))]
-    max_concurrent_per_tenant: Option<u32>,
-
-    /// How many client connections are served at once; more wait to be accepted.
-    #[arg(long, value_name = "N", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    max_connections: u32,
-
-    /// How long a request's headers may take to arrive, and then all of its body,
-    /// in milliseconds; also how long a kept-alive connection may stay idle.
-    #[arg(long, value_name = "MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
-    read_timeout: u64,
-
-    /// How many idle tenant databases are kept open between calls (least recently
-    /// used closed first); 0 opens one per call.
-    #[arg(long, value_name = "N", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    max_open_dbs: u32,
-
-    #[command(flatten)]
-    writes: WriteArgs,
-
-    #[command(flatten)]
-    compile: CompileArgs,
-}
-
-impl Serve {
-    pub(crate) fn execute(&self) -> anyhow::Result<u8> {
-        if self.no_auth && !self.listen.ip().is_loopback() {
-            return Err(UsageError(format!(
-                "--no-auth serves every tenant to every client, so it listens on loopback only, not {}",
-                self.listen
-            ))
-            .into());
-        }
-        let home = self.home()?;
-        let metrics = Arc::new(Metrics::new());
-        let auth = match &self.tokens {
-            Some(path) => Auth::Tokens(Arc::new(RwLock::new(token_file::load_at_start(
-                path, &metrics,
-            )?))),
-            None => Auth::Open,
-        };
-        let runtime = self.compile.runtime_pooled(self.max_concurrent)?;
-        let plugin = match &self.plugin {
-            Some(path) => runtime.load_file(path)?,
-            None => runtime.load_reference()?,
-        };
-        let options = self.writes.options();
-        // A call's thread is busy for at most its time limit; the grace period
-        // lets every call that started finish.
-        let grace = plugin.limits().timeout + Duration::from_secs(2);
-        let per_tenant = self
-            .max_concurrent_per_tenant
-            .unwrap_or(self.max_concurrent.div_ceil(4));
-        tracing::info!(
-            max_concurrent = self.max_concurrent,
-            max_concurrent_per_tenant = per_tenant,
-            "call slots"
-        );
-        let state = Arc::new(AppState {
-            host: PluginHost::with_options(plugin, home, options)
-                .keep_open(self.max_open_dbs as usize),
-            auth: Arc::new(auth),
-            slots: Arc::new(Semaphore::new(self.max_concurrent as usize)),
-            shares: TenantShares::new(per_tenant as usize),
-            calls: call_pool::CallPool::new(self.max_concurrent as usize),
-            metrics,
-            read_timeout: Duration::from_millis(self.read_timeout),
-        });
-        raise_descriptor_limit();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .max_blocking_threads(self.max_concurrent as usize + 16)
-            .build()
-            .context("cannot start the async runtime")?;
-        let limits = ConnectionLimits {
-            max_connections: self.max_connections as usize,
-            header_timeout: Duration::from_millis(self.read_timeout),
-            grace,
-        };
-        let result = runtime.block_on(self.run(state.clone(), limits));
-        runtime.shutdown_timeout(grace);
-        // Last, outside the async runtime: PostgreSQL's blocking client may not be
-        // dropped inside it.
-        drop(state);
-        result
-    }
-
-    /// Where the tenants live: `--data-dir` (default `data`), or the PostgreSQL
-    /// database of `--db` or `RECORDS_HOST_DB`.
-    fn home(&self) -> Result<TenantHome, UsageError> {
-        match (&self.db, &self.data_dir) {
-            (Some(_), Some(_)) => Err(UsageError(
-                "--data-dir is for SQLite tenants; --db (or RECORDS_HOST_DB) names a PostgreSQL database: give one of them"
-                    .into(),
-            )),
-            (Some(url), None) if is_postgres_url(url) => Ok(TenantHome::from(url.as_str())),
-            // Not echoed: it may hold a password.
-            (Some(_), None) => Err(UsageError(
-                "serve's --db (or RECORDS_HOST_DB) must be a postgres:// or postgresql:// URL; SQLite tenants live under --data-dir"
-                    .into(),
-            )),
-            (None, dir) => Ok(TenantHome::Directory(
-                dir.clone().unwrap_or_else(|| PathBuf::from("data")),
-            )),
-        }
-    }
-
-    async fn run(&self, state: Arc<AppState>, limits: ConnectionLimits) -> anyhow::Result<u8> {
-        let listener = tokio::net::TcpListener::bind(self.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", self.listen))?;
-        let local = listener.local_addr()?;
-        println!("listening on http://{local}");
-        if let Auth::Tokens(tokens) = &*state.auth {
-            tokio::spawn(token_file::reload_on_sighup(
-                self.tokens.clone().unwrap_or_default(),
-                tokens.clone(),
-                state.metrics.clone(),
-            ));
-        }
-        let app = app::router(state);
-        listener::serve(listener, app, limits, shutdown_signal()).await;
-        tracing::info!("stopped");
-        Ok(exit::OK)
-    }
-}
-
-/// Raises the soft limit on open file descriptors to the hard limit: each open
-/// tenant database holds a few, and the default soft limit (often 1024) would cap
-/// `--max-open-dbs` long before memory does.
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid, exclusively borrowed rlimit.
-    let raised = unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
-        }
-    };
-    if raised {
-        tracing::debug!(
-            limit = limit.rlim_cur,
-            "open file limit raised to the hard limit"
-        );
-    } else {
-        tracing::warn!(
-            "could not raise the open file limit: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process ends the default way.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-        _ = int.recv() => tracing::info!("SIGINT: stopping"),
-    }
-}
-
-/// `records-host token`: make a tenant's token.
-#[derive(Debug, Args)]
-pub(crate) struct Token {
-    /// The tenant the token is for.
-    #[arg(value_name = "TENANT")]
-    tenant: TenantName,
-
-    /// The tokens file to append its hash to (created with mode 0600 when missing).
-    #[arg(long, value_name = "FILE")]
-    tokens: PathBuf,
-}
-
-impl Token {
-    pub(crate) fn execute(&self) -> anyhow::Result<u8> {
-        let token = tokens::mint(&self.tokens, &self.tenant)?;
-        println!("{token}");
-        Ok(exit::OK)
-    }
-}
+pub use self::auth::Auth;
+pub use self::bound::CallBound;
+pub(crate) use self::command::{Serve, Token};
+pub use self::service::{Service, ServiceBuilder};
+pub use self::tokens::Tokens;

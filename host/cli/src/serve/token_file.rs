@@ -56,6 +56,12 @@ fn read_bounded(path: &Path) -> anyhow::Result<Parsed> {
 
 /// Logs the malformed lines of a file just read, and counts them in `metrics`.
 fn report(path: &Path, parsed: &Parsed, metrics: &Metrics) {
+    log_malformed(path, parsed);
+    metrics.tokens_loaded(parsed.tokens.len(), parsed.malformed.len());
+}
+
+/// Logs the malformed lines of a file just read.
+fn log_malformed(path: &Path, parsed: &Parsed) {
     for line in &parsed.malformed {
         tracing::error!(
             file = %path.display(),
@@ -63,17 +69,16 @@ fn report(path: &Path, parsed: &Parsed, metrics: &Metrics) {
             "tokens file: malformed line skipped (expected `<tenant> <sha256 hex of the token>`)"
         );
     }
-    metrics.tokens_loaded(parsed.tokens.len(), parsed.malformed.len());
 }
 
-/// The tokens at start-up.
+/// The tokens at start-up, and the numbers of the malformed lines (logged).
 ///
 /// # Errors
 /// When the file is not trusted, cannot be read, or does not answer in time.
-pub(crate) fn load_at_start(path: &Path, metrics: &Metrics) -> anyhow::Result<Tokens> {
+pub(crate) fn load_at_start(path: &Path) -> anyhow::Result<Parsed> {
     let parsed = read_bounded(path)?;
-    report(path, &parsed, metrics);
-    Ok(parsed.tokens)
+    log_malformed(path, &parsed);
+    Ok(parsed)
 }
 
 /// Re-reads the tokens file on every SIGHUP, off the async runtime and within

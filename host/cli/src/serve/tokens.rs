@@ -27,9 +27,11 @@ pub(crate) enum Access {
     Unknown,
 }
 
-/// The loaded tokens file.
+/// The tokens that grant access, one or more per tenant: only their SHA-256
+/// hashes are kept, and a presented token is compared with every one in
+/// constant time.
 #[derive(Debug, Default)]
-pub(crate) struct Tokens {
+pub struct Tokens {
     entries: Vec<(TenantName, [u8; 32])>,
 }
 
@@ -68,9 +70,24 @@ impl Tokens {
         }
     }
 
-    /// How many tokens are loaded.
-    pub(crate) fn len(&self) -> usize {
+    /// No tokens: nobody may call until some are added.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets `token` call as `tenant` (its hash is kept, not the token).
+    pub fn add(&mut self, tenant: TenantName, token: &str) {
+        self.entries.push((tenant, hash(token)));
+    }
+
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     /// What `token` may do for `tenant`. Every entry is compared, in constant
