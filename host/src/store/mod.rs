@@ -36,7 +36,7 @@ pub(crate) use self::txn::TxnShared;
 
 use self::postgres::PgStore;
 use self::sqlite::SqliteStore;
-use self::txn::Open;
+use self::txn::BackendTxn;
 pub(crate) use self::writer::Writer;
 use crate::error::{Error, RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus};
@@ -255,8 +255,8 @@ impl Database {
             .checked_add(self.txn_deadline)
             .map(|at| (at, self.txn_deadline));
         let open = match &self.backend {
-            Backend::Sqlite(s) => Open::Sqlite(s.begin(&self.txn_label(), cap)?),
-            Backend::Postgres(p) => Open::Postgres(p.begin(cap, deadline.map(|(at, _)| at))?),
+            Backend::Sqlite(s) => BackendTxn::Sqlite(s.begin(&self.txn_label(), cap)?),
+            Backend::Postgres(p) => BackendTxn::Postgres(p.begin(cap, deadline.map(|(at, _)| at))?),
         };
         Ok(WriteTxn::begun(open, deadline))
     }
@@ -273,8 +273,8 @@ impl Database {
         write: impl FnOnce(&WriteTxn) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
         let open = match &self.backend {
-            Backend::Sqlite(s) => Open::Sqlite(s.begin(&self.holder_label, None)?),
-            Backend::Postgres(p) => Open::Postgres(p.begin(None, None)?),
+            Backend::Sqlite(s) => BackendTxn::Sqlite(s.begin(&self.holder_label, None)?),
+            Backend::Postgres(p) => BackendTxn::Postgres(p.begin(None, None)?),
         };
         let txn = WriteTxn::begun(open, None);
         let value = write(&txn)?;

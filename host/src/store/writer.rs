@@ -40,3 +40,13 @@ impl Writer<'_, '_> {
         }
     }
 }
+
+/// `Ok` when a statement that targets record `id` changed a row;
+/// [`RecordError::NotFound`] when it changed none. For both backends' writers.
+pub(super) fn found(changed: u64, id: RecordId) -> Result<(), RecordError> {
+    if changed == 0 {
+        Err(RecordError::NotFound(id))
+    } else {
+        Ok(())
+    }
+}

@@ -7,6 +7,7 @@ use super::sql;
 use crate::error::{RecordError, RecordId};
 use crate::lock::WriteGuard;
 use crate::record::{Record, record_from_row};
+use crate::store::writer::found;
 
 /// The right to write one SQLite store: its connection, borrowed for as long as
 /// the store's write lock is held. Made only by `SqliteStore` (single writes) and
@@ -45,7 +46,7 @@ impl<'a> Writer<'a> {
             .conn
             .prepare_cached(sql::UPDATE)?
             .execute(params![id, value])?;
-        found(changed, id)
+        found(changed as u64, id)
     }
 
     /// Removes record `id`; [`RecordError::NotFound`] when there is none.
@@ -54,14 +55,6 @@ impl<'a> Writer<'a> {
             .conn
             .prepare_cached(sql::DELETE)?
             .execute(params![id])?;
-        found(changed, id)
-    }
-}
-
-fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
-    if changed == 0 {
-        Err(RecordError::NotFound(id))
-    } else {
-        Ok(())
+        found(changed as u64, id)
     }
 }
