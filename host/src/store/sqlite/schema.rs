@@ -7,12 +7,14 @@
 //! application id was set (version 1, exactly the `records` table, id 0) are
 //! adopted. Anything else is refused and left byte-identical: no WAL switch, no
 //! table, no header change happens before the checks pass. Writing the schema, the
-//! id and the WAL switch happens under the write lock, and only when needed.
+//! id and the WAL switch happens under the write lock, and only when needed: they
+//! take the same proof of the database's own lock as every write (`locked.rs`).
 
 use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use super::locked::Locked;
 use crate::display::escape_control;
 use crate::error::{RecordError, StorageError};
 use crate::lock::WriteLock;
@@ -58,8 +60,14 @@ pub(crate) fn prepare(
     if mode.eq_ignore_ascii_case("wal") && version == SCHEMA_VERSION && marked {
         return Ok(());
     }
-    let _guard = lock.acquire(label)?;
-    // Another process may have prepared it while this one waited for the lock.
+    let held = lock.acquire(label)?;
+    migrate(Locked::new(conn, &held)?, path)
+}
+
+/// Under the lock: creates or migrates the schema, marks the file and switches it
+/// to WAL, as far as another process has not done it while this one waited.
+fn migrate(locked: Locked<'_>, path: &Path) -> Result<(), RecordError> {
+    let conn = locked.conn();
     let (version, _) = checked_version(conn, path)?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
