@@ -14,6 +14,7 @@
 //! backend's lock for this database is held (`sqlite/writer.rs`,
 //! `postgres/writer.rs`).
 
+mod error;
 mod options;
 mod postgres;
 mod sqlite;
@@ -24,6 +25,7 @@ mod writer;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use self::error::Error;
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};
 pub use self::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::status::lock_status_in;
@@ -38,7 +40,7 @@ use self::postgres::PgStore;
 use self::sqlite::SqliteStore;
 use self::txn::BackendTxn;
 pub(crate) use self::writer::Writer;
-use crate::error::{Error, RecordError, RecordId};
+use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus};
 use crate::record::Record;
 
@@ -72,9 +74,11 @@ impl Database {
     /// first use).
     ///
     /// # Errors
-    /// [`Error::OpenDatabase`] when it cannot be opened or reached, is another
-    /// application's database (left untouched), has a newer schema than this build
-    /// knows, or the write lock needed to create the schema could not be taken.
+    /// [`Error::Open`], naming the database, when it cannot be opened or reached,
+    /// is another application's database ([`Error::Foreign`], left untouched), has
+    /// a newer schema than this build knows ([`Error::NewerSchema`]), or the write
+    /// lock needed to create the schema could not be taken ([`Error::LockTimeout`];
+    /// see [`Error::lock_timeout`]).
     pub fn open(location: impl Into<Location>) -> Result<Self, Error> {
         Self::open_with(location, DatabaseOptions::default())
     }
@@ -108,7 +112,8 @@ impl Database {
                 options.txn_deadline,
                 pool,
             )
-            .map(|store| Backend::Postgres(Box::new(store))),
+            .map(|store| Backend::Postgres(Box::new(store)))
+            .map_err(Error::from),
         };
         match backend {
             Ok(backend) => Ok(Self {
@@ -116,7 +121,10 @@ impl Database {
                 holder_label: options.holder_label,
                 txn_deadline: options.txn_deadline,
             }),
-            Err(source) => Err(Error::OpenDatabase { location, source }),
+            Err(source) => Err(Error::Open {
+                location,
+                source: Box::new(source),
+            }),
         }
     }
 

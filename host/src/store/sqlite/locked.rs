@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::error::RecordError;
 use crate::lock::{WriteGuard, WriteLock};
+use crate::store::Error;
 
 /// A connection to one SQLite database while that database's own write lock is
 /// held.
@@ -31,17 +31,15 @@ impl<'a> Locked<'a> {
     /// database `conn` has open.
     ///
     /// # Errors
-    /// [`RecordError::Storage`] when `held` is another lock's guard, or `conn` has
+    /// [`Error::NotItsLock`] when `held` is another lock's guard, or `conn` has
     /// no file (and so no lock): a bug in the host, refused before any write.
-    pub(crate) fn new(conn: &'a Connection, held: &'a WriteGuard) -> Result<Self, RecordError> {
+    pub(crate) fn new(conn: &'a Connection, held: &'a WriteGuard) -> Result<Self, Error> {
         let own = conn
             .path()
             .filter(|path| !path.is_empty())
             .map(|path| WriteLock::for_database(Path::new(path), Duration::ZERO));
         if !own.is_some_and(|own| held.is_of(&own)) {
-            return Err(RecordError::storage(
-                "the write lock held is not this database's: the write was refused",
-            ));
+            return Err(Error::NotItsLock);
         }
         Ok(Self { conn, _held: held })
     }
@@ -56,31 +54,30 @@ impl<'a> Locked<'a> {
 mod tests {
     use super::*;
 
-    fn open(dir: &Path) -> Connection {
-        let dir = std::fs::canonicalize(dir).unwrap();
-        Connection::open(dir.join("app.db")).unwrap()
+    /// A connection to `app.db` in `dir`, and the (canonical) write lock of it.
+    fn open(dir: &Path) -> (Connection, WriteLock) {
+        let path = std::fs::canonicalize(dir).unwrap().join("app.db");
+        let lock = WriteLock::for_database(&path, Duration::ZERO);
+        (Connection::open(path).unwrap(), lock)
     }
 
     #[test]
     fn a_writer_cannot_be_made_with_another_databases_guard() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let (conn_a, conn_b) = (open(a.path()), open(b.path()));
-        let lock_a = WriteLock::for_database(&a.path().join("app.db"), Duration::ZERO);
+        let ((conn_a, lock_a), (conn_b, _)) = (open(a.path()), open(b.path()));
         let held_a = lock_a.acquire("test").unwrap();
-        let refused = Locked::new(&conn_b, &held_a).err().unwrap();
-        assert!(
-            refused.to_string().contains("not this database's"),
-            "{refused}"
-        );
+        let refused = Locked::new(&conn_b, &held_a).err();
+        assert!(matches!(refused, Some(Error::NotItsLock)), "{refused:?}");
         assert!(Locked::new(&conn_a, &held_a).is_ok());
     }
 
     #[test]
     fn a_connection_without_a_file_has_no_lock_to_prove() {
         let dir = tempfile::tempdir().unwrap();
-        let lock = WriteLock::for_database(&dir.path().join("app.db"), Duration::ZERO);
+        let (_, lock) = open(dir.path());
         let held = lock.acquire("test").unwrap();
         let memory = Connection::open_in_memory().unwrap();
-        assert!(Locked::new(&memory, &held).is_err());
+        let refused = Locked::new(&memory, &held).err();
+        assert!(matches!(refused, Some(Error::NotItsLock)), "{refused:?}");
     }
 }

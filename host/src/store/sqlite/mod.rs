@@ -37,6 +37,7 @@ use self::locked::Locked;
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
+use crate::store::Error;
 use crate::sync::locked;
 
 /// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);
@@ -73,15 +74,11 @@ impl SqliteStore {
     /// `label`).
     ///
     /// # Errors
-    /// [`RecordError::Storage`] when the file cannot be opened, is not a SQLite
-    /// database, is another application's database (left untouched) or has a newer
-    /// schema; [`RecordError::LockTimeout`] when the lock needed to create the
-    /// schema is held.
-    pub(crate) fn open(
-        path: &Path,
-        lock_timeout: Duration,
-        label: &str,
-    ) -> Result<Self, RecordError> {
+    /// [`Error::Unusable`] or [`Error::Sqlite`] when the file cannot be opened or
+    /// is not a SQLite database; [`Error::Foreign`] for another application's
+    /// database (left untouched); [`Error::NewerSchema`]; [`Error::LockTimeout`]
+    /// when the lock needed to create the schema is held.
+    pub(crate) fn open(path: &Path, lock_timeout: Duration, label: &str) -> Result<Self, Error> {
         let path = path::resolve(path)?;
         // No URI interpretation, and no symbolic link anywhere in the (canonical)
         // path: SQLite opens exactly the file whose lock this is.
@@ -98,7 +95,7 @@ impl SqliteStore {
         keep_wal_files(&conn)?;
         let lock = WriteLock::for_database(&path, lock_timeout);
         schema::prepare(&conn, &lock, label, &path)
-            .map_err(|e| sql_error::name_busy_holder(&conn, e))?;
+            .map_err(|e| sql_error::name_busy_holder_in(&conn, e))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -251,6 +248,7 @@ impl Txn {
         };
         let conn = locked(&self.conn);
         Locked::new(&conn, guard)
+            .map_err(RecordError::from)
             .and_then(|locked| op(&Writer::new(locked)))
             .map_err(|e| sql_error::name_busy_holder(&conn, e))
     }
