@@ -12,7 +12,14 @@
 //! Lock-around-write holds by construction on both: the statements that write are
 //! methods of a backend's `Writer`, and a `Writer` exists only while that
 //! backend's lock for this database is held (`sqlite/writer.rs`,
-//! `postgres/writer.rs`).
+//! `postgres/writer.rs`). On SQLite the writer and the schema's DDL take a
+//! `Locked`, whose only constructor refuses the guard of any other database's
+//! lock (`sqlite/locked.rs`).
+//!
+//! Opening fails with the store's own [`Error`] (`error.rs`), which keeps the
+//! failing library's error as its source; the record operations answer with
+//! [`RecordError`], which a guest receives. The backend is matched once per
+//! operation: the operations alike on both go through `backend.rs`.
 
 mod backend;
 mod error;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::Error as StoreError;
+use super::error::Error as StoreError;
 use super::{Pool, postgres, sqlite};
 use crate::error::{Error, RecordError};
 use crate::location::Location;

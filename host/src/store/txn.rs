@@ -14,7 +14,8 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::{Writer, postgres, sqlite};
+use super::writer::Writer;
+use super::{postgres, sqlite};
 use crate::error::{RecordError, RecordId};
 use crate::reaper::{self, Expire, Watched};
 use crate::record::Record;

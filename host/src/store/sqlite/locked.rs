@@ -16,7 +16,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::lock::{WriteGuard, WriteLock};
-use crate::store::Error;
+use crate::store::error::Error;
 
 /// A connection to one SQLite database while that database's own write lock is
 /// held.

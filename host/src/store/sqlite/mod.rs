@@ -37,7 +37,7 @@ use self::locked::Locked;
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
-use crate::store::Error;
+use crate::store::error::Error;
 use crate::sync::locked;
 
 /// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::store::Error;
+use crate::store::error::Error;
 
 /// The canonical path of the database at `path`, creating its directory when
 /// missing.

@@ -17,7 +17,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::locked::Locked;
 use crate::display::escape_control;
 use crate::lock::WriteLock;
-use crate::store::Error;
+use crate::store::error::Error;
 
 /// `RHDB`: the application id of every records-host database.
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RHDB");

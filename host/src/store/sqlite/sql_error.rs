@@ -19,7 +19,7 @@ use super::locks::busy_holder;
 use crate::display::escape_control;
 use crate::error::RecordError;
 use crate::lock::LockTimeout;
-use crate::store::Error;
+use crate::store::error::Error;
 
 /// The holder text of a busy database before [`name_busy_holder`] looks it up.
 const SQLITE_BUSY: &str = "a process outside records-host's write lock holds SQLite's own lock";
