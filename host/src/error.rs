@@ -6,7 +6,7 @@
 //! calling them. Binaries report either once, at their edge.
 
 use crate::limits::{Limits, MemoryLimitExceeded};
-use crate::lock::{LockError, LockTimeout};
+use crate::lock::LockTimeout;
 use crate::tenant::InvalidTenantName;
 
 /// A record's primary key.
@@ -99,20 +99,6 @@ impl std::fmt::Display for StorageError {
     }
 }
 
-impl From<LockError> for RecordError {
-    fn from(e: LockError) -> Self {
-        let detail = crate::display::error_chain(&e);
-        let summary = match &e {
-            LockError::Timeout(timeout) => return Self::LockTimeout(timeout.clone()),
-            LockError::NotARegularFile { what, .. } => {
-                format!("the lock file is {what}, not a regular file; refusing to use it")
-            }
-            LockError::Io { source, .. } => format!("the lock file cannot be used: {source}"),
-        };
-        Self::Storage(StorageError::with_detail(summary, detail))
-    }
-}
-
 /// Everything that can go wrong when an embedder opens a database, loads a plugin
 /// or calls one.
 #[derive(Debug, thiserror::Error)]
@@ -122,14 +108,11 @@ pub enum Error {
     /// A lock timeout is `Error::Record(RecordError::LockTimeout(..))`.
     #[error(transparent)]
     Record(#[from] RecordError),
-    /// The database could not be opened or prepared (its `source` says why).
-    #[error("cannot open database {location}")]
-    OpenDatabase {
-        /// Where the database is (a PostgreSQL URL is shown without its password).
-        location: crate::location::Location,
-        /// Why.
-        source: RecordError,
-    },
+    /// The store failed: a database could not be opened or prepared
+    /// ([`store::Error::Open`](crate::store::Error::Open), which names it), or its
+    /// lock's state could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
     /// The plugin could not be read, compiled or linked.
     #[error("cannot load plugin {plugin}: {reason}")]
     LoadPlugin {
@@ -193,6 +176,16 @@ impl Error {
         )
     }
 
+    /// The lock timeout behind this error, if a held write lock is why it failed
+    /// (while writing, or while opening a database whose schema had to be made).
+    pub fn lock_timeout(&self) -> Option<&LockTimeout> {
+        match self {
+            Self::Record(RecordError::LockTimeout(timeout)) => Some(timeout),
+            Self::Store(e) => e.lock_timeout(),
+            _ => None,
+        }
+    }
+
     /// The error in words fit for a tenant of a service: what failed, never
     /// where. It holds no path, URL, host, port, user or database name (a storage
     /// error's detail and an unopened database's location are left out); log the
@@ -201,9 +194,7 @@ impl Error {
     pub fn for_tenant(&self) -> String {
         match self {
             Self::Record(e) => e.for_tenant().to_string(),
-            Self::OpenDatabase { source, .. } => {
-                format!("cannot open the database: {}", source.for_tenant())
-            }
+            Self::Store(e) => e.for_tenant(),
             Self::LoadPlugin { .. } => "the plugin could not be loaded".into(),
             Self::Engine(_) => "the host's wasm engine failed".into(),
             other => crate::display::error_chain(other),

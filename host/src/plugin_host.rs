@@ -161,7 +161,7 @@ impl PluginHost {
     /// ```
     ///
     /// # Errors
-    /// [`Error::OpenDatabase`] when the tenant's database cannot be opened; what
+    /// [`Error::Store`] when the tenant's database cannot be opened; what
     /// `call` returns otherwise.
     pub fn call<T>(
         &self,
@@ -181,7 +181,7 @@ impl PluginHost {
     /// its database or creating anything; on PostgreSQL over this host's pool.
     ///
     /// # Errors
-    /// [`Error::OpenDatabase`] when the lock's state cannot be read.
+    /// [`Error::Store`] when the lock's state cannot be read.
     pub fn lock_status(&self, tenant: &TenantName) -> Result<LockStatus, Error> {
         crate::store::lock_status_in(&self.inner.home.location(tenant), self.inner.pool.as_ref())
     }
@@ -196,11 +196,11 @@ impl PluginHost {
         {
             return Ok(db);
         }
-        Database::open_from(
+        Ok(Database::open_from(
             self.inner.home.location(tenant),
             self.inner.db_options.clone(),
             self.inner.pool.as_ref(),
-        )
+        )?)
     }
 
     /// Keeps `db` for the tenant's next call, when databases are kept open.

@@ -25,7 +25,7 @@ mod wit;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use records_host::{Error, RecordError};
+use records_host::{Error, store};
 
 use self::call::Call;
 use self::check::Check;
@@ -117,18 +117,20 @@ fn report(err: &anyhow::Error) -> u8 {
         eprintln!("records-host: {err:#}");
         return exit::USAGE;
     }
+    // Opening a database can need the lock too (to create its schema).
+    let timeout = match (
+        err.downcast_ref::<Error>(),
+        err.downcast_ref::<store::Error>(),
+    ) {
+        (Some(e), _) => e.lock_timeout(),
+        (None, Some(e)) => e.lock_timeout(),
+        (None, None) => None,
+    };
+    if let Some(timeout) = timeout {
+        eprintln!("records-host: {timeout}");
+        return exit::TEMPFAIL;
+    }
     match err.downcast_ref::<Error>() {
-        // Opening a database can need the lock too (to create its schema).
-        Some(
-            Error::Record(RecordError::LockTimeout(timeout))
-            | Error::OpenDatabase {
-                source: RecordError::LockTimeout(timeout),
-                ..
-            },
-        ) => {
-            eprintln!("records-host: {timeout}");
-            exit::TEMPFAIL
-        }
         Some(Error::BadCall(_) | Error::NoSuchFunction(_)) => {
             eprintln!("records-host: {err:#}");
             exit::USAGE

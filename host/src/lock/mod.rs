@@ -382,7 +382,8 @@ pub struct WriteGuard {
 }
 
 impl WriteGuard {
-    /// Whether this guard is `lock`'s: the same lock file.
+    /// Whether this guard is `lock`'s: the same lock file. A store checks it
+    /// before it lets a guard stand for its own database's lock.
     pub fn is_of(&self, lock: &WriteLock) -> bool {
         self.file.path().as_os_str() == lock.path().as_os_str()
     }

@@ -12,8 +12,17 @@
 //! Lock-around-write holds by construction on both: the statements that write are
 //! methods of a backend's `Writer`, and a `Writer` exists only while that
 //! backend's lock for this database is held (`sqlite/writer.rs`,
-//! `postgres/writer.rs`).
+//! `postgres/writer.rs`). On SQLite the writer and the schema's DDL take a
+//! `Locked`, whose only constructor refuses the guard of any other database's
+//! lock (`sqlite/locked.rs`).
+//!
+//! Opening fails with the store's own [`Error`] (`error.rs`), which keeps the
+//! failing library's error as its source; the record operations answer with
+//! [`RecordError`], which a guest receives. The backend is matched once per
+//! operation: the operations alike on both go through `backend.rs`.
 
+mod backend;
+mod error;
 mod options;
 mod postgres;
 mod sqlite;
@@ -24,6 +33,7 @@ mod writer;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use self::error::Error;
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};
 pub use self::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::status::lock_status_in;
@@ -34,11 +44,12 @@ pub use crate::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};
 pub(crate) use self::postgres::Pool;
 pub(crate) use self::txn::TxnShared;
 
+use self::backend::Backend;
 use self::postgres::PgStore;
 use self::sqlite::SqliteStore;
-use self::txn::Open;
+use self::txn::BackendTxn;
 pub(crate) use self::writer::Writer;
-use crate::error::{Error, RecordError, RecordId};
+use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus};
 use crate::record::Record;
 
@@ -58,12 +69,6 @@ pub struct Database {
     txn_deadline: Duration,
 }
 
-#[derive(Debug)]
-enum Backend {
-    Sqlite(SqliteStore),
-    Postgres(Box<PgStore>),
-}
-
 impl Database {
     /// Opens the database at `location` with default options: a SQLite file
     /// (created when missing, with its directory; the path is resolved first and
@@ -72,9 +77,11 @@ impl Database {
     /// first use).
     ///
     /// # Errors
-    /// [`Error::OpenDatabase`] when it cannot be opened or reached, is another
-    /// application's database (left untouched), has a newer schema than this build
-    /// knows, or the write lock needed to create the schema could not be taken.
+    /// [`Error::Open`], naming the database, when it cannot be opened or reached,
+    /// is another application's database ([`Error::Foreign`], left untouched), has
+    /// a newer schema than this build knows ([`Error::NewerSchema`]), or the write
+    /// lock needed to create the schema could not be taken ([`Error::LockTimeout`];
+    /// see [`Error::lock_timeout`]).
     pub fn open(location: impl Into<Location>) -> Result<Self, Error> {
         Self::open_with(location, DatabaseOptions::default())
     }
@@ -108,7 +115,8 @@ impl Database {
                 options.txn_deadline,
                 pool,
             )
-            .map(|store| Backend::Postgres(Box::new(store))),
+            .map(|store| Backend::Postgres(Box::new(store)))
+            .map_err(Error::from),
         };
         match backend {
             Ok(backend) => Ok(Self {
@@ -116,24 +124,21 @@ impl Database {
                 holder_label: options.holder_label,
                 txn_deadline: options.txn_deadline,
             }),
-            Err(source) => Err(Error::OpenDatabase { location, source }),
+            Err(source) => Err(Error::Open {
+                location,
+                source: Box::new(source),
+            }),
         }
     }
 
     /// Where the database is: for SQLite, the file it resolved to.
     pub fn location(&self) -> Location {
-        match &self.backend {
-            Backend::Sqlite(s) => Location::File(s.path().to_path_buf()),
-            Backend::Postgres(p) => Location::Postgres(p.location().clone()),
-        }
+        self.backend.store().location()
     }
 
     /// The SQLite file, resolved (canonical); `None` on PostgreSQL.
     pub fn path(&self) -> Option<&Path> {
-        match &self.backend {
-            Backend::Sqlite(s) => Some(s.path()),
-            Backend::Postgres(_) => None,
-        }
+        self.backend.store().path()
     }
 
     /// Whether the write lock is held now, and by whom (as
@@ -142,28 +147,19 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when the lock's state cannot be read.
     pub fn lock_status(&self) -> Result<LockStatus, RecordError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.lock_status(),
-            Backend::Postgres(p) => p.lock_status(),
-        }
+        self.backend.store().lock_status()
     }
 
     /// This process's acquisitions of the write lock: how many, how many had to
     /// wait, timeouts, and the total and longest wait.
     pub fn lock_metrics(&self) -> LockMetrics {
-        match &self.backend {
-            Backend::Sqlite(s) => s.lock_metrics(),
-            Backend::Postgres(p) => p.lock_metrics(),
-        }
+        self.backend.store().lock_metrics()
     }
 
     /// The SQLite write lock, for code that holds it directly (tests, tools);
     /// `None` on PostgreSQL.
     pub fn write_lock(&self) -> Option<&crate::lock::WriteLock> {
-        match &self.backend {
-            Backend::Sqlite(s) => Some(s.lock()),
-            Backend::Postgres(_) => None,
-        }
+        self.backend.store().write_lock()
     }
 
     /// Caps the database at about `bytes`: a write that would grow it further
@@ -174,13 +170,7 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when the store fails.
     pub fn set_max_size(&self, bytes: u64) -> Result<(), RecordError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.set_max_size(bytes),
-            Backend::Postgres(p) => {
-                p.set_max_size(bytes);
-                Ok(())
-            }
-        }
+        self.backend.store().set_max_size(bytes)
     }
 
     /// Sets who this database's writer is, for whoever waits for its lock (see
@@ -190,10 +180,7 @@ impl Database {
     /// [`RecordError::Storage`] when a PostgreSQL session cannot be renamed.
     pub fn set_holder_label(&mut self, label: impl Into<String>) -> Result<(), RecordError> {
         self.holder_label = label.into();
-        match &self.backend {
-            Backend::Sqlite(_) => Ok(()),
-            Backend::Postgres(p) => p.set_label(&self.holder_label),
-        }
+        self.backend.store().set_label(&self.holder_label)
     }
 
     /// The record with this id, or `None`. Takes no lock.
@@ -201,10 +188,7 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when the store fails.
     pub fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.get(id),
-            Backend::Postgres(p) => p.get(id),
-        }
+        self.backend.store().get(id)
     }
 
     /// Records with id greater than `after` (all when `None`), ascending by id, at
@@ -213,10 +197,7 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when the store fails.
     pub fn scan(&self, after: Option<RecordId>, limit: u32) -> Result<Vec<Record>, RecordError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.scan(after, limit),
-            Backend::Postgres(p) => p.scan(after, limit),
-        }
+        self.backend.store().scan(after, limit)
     }
 
     /// How many records there are. Takes no lock.
@@ -224,10 +205,7 @@ impl Database {
     /// # Errors
     /// [`RecordError::Storage`] when the store fails.
     pub fn count(&self) -> Result<u64, RecordError> {
-        match &self.backend {
-            Backend::Sqlite(s) => s.count(),
-            Backend::Postgres(p) => p.count(),
-        }
+        self.backend.store().count()
     }
 
     /// Takes the write lock (waiting up to the lock timeout) and opens a write
@@ -254,10 +232,7 @@ impl Database {
         let deadline = Instant::now()
             .checked_add(self.txn_deadline)
             .map(|at| (at, self.txn_deadline));
-        let open = match &self.backend {
-            Backend::Sqlite(s) => Open::Sqlite(s.begin(&self.txn_label(), cap)?),
-            Backend::Postgres(p) => Open::Postgres(p.begin(cap, deadline.map(|(at, _)| at))?),
-        };
+        let open = self.begin(&self.txn_label(), cap, deadline.map(|(at, _)| at))?;
         Ok(WriteTxn::begun(open, deadline))
     }
 
@@ -272,11 +247,7 @@ impl Database {
         &self,
         write: impl FnOnce(&WriteTxn) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
-        let open = match &self.backend {
-            Backend::Sqlite(s) => Open::Sqlite(s.begin(&self.holder_label, None)?),
-            Backend::Postgres(p) => Open::Postgres(p.begin(None, None)?),
-        };
-        let txn = WriteTxn::begun(open, None);
+        let txn = WriteTxn::begun(self.begin(&self.holder_label, None, None)?, None);
         let value = write(&txn)?;
         txn.commit()?;
         Ok(value)
@@ -321,6 +292,21 @@ impl Database {
             }
             Backend::Postgres(p) => p.write_one(cap, |w| op(&mut Writer::Postgres(w))),
         }
+    }
+
+    /// Takes the write lock (labelled `label` on SQLite; giving up at the lock's
+    /// timeout or at `cap`) and begins the backend's transaction, which PostgreSQL
+    /// ends itself at `deadline` if the host has not.
+    fn begin(
+        &self,
+        label: &str,
+        cap: Option<Instant>,
+        deadline: Option<Instant>,
+    ) -> Result<BackendTxn, RecordError> {
+        Ok(match &self.backend {
+            Backend::Sqlite(s) => BackendTxn::Sqlite(s.begin(label, cap)?),
+            Backend::Postgres(p) => BackendTxn::Postgres(p.begin(cap, deadline)?),
+        })
     }
 
     /// The holder label of a transaction: it says it is one, and until when.

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::error::Error as StoreError;
 use super::{Pool, postgres, sqlite};
 use crate::error::{Error, RecordError};
 use crate::location::Location;
@@ -18,19 +19,16 @@ use crate::lock::{LockMetrics, LockStatus};
 /// Linux: elsewhere the status is the flock's alone.
 ///
 /// # Errors
-/// [`Error::OpenDatabase`] when the lock's state cannot be read (a lock file that
+/// [`Error::Store`] ([`StoreError::Open`]) when the lock's state cannot be read (a lock file that
 /// is not a regular file, a server that cannot be reached).
 pub fn lock_status_at(location: &Location) -> Result<LockStatus, Error> {
     let status = match location {
         Location::File(path) => sqlite::write_lock_of(path, Duration::ZERO)
             .status()
-            .map_err(RecordError::from),
-        Location::Postgres(pg) => postgres::lock_status_at(pg),
+            .map_err(StoreError::from),
+        Location::Postgres(pg) => postgres::lock_status_at(pg).map_err(StoreError::from),
     };
-    status.map_err(|source| Error::OpenDatabase {
-        location: location.clone(),
-        source,
-    })
+    status.map_err(|source| unopened(location, source))
 }
 
 /// [`lock_status_at`], on PostgreSQL over a connection of `pool` when one is
@@ -44,10 +42,7 @@ pub(crate) fn lock_status_in(
 ) -> Result<LockStatus, Error> {
     match (location, pool) {
         (Location::Postgres(pg), Some(pool)) => {
-            postgres::lock_status_pooled(pg, pool).map_err(|source| Error::OpenDatabase {
-                location: location.clone(),
-                source,
-            })
+            postgres::lock_status_pooled(pg, pool).map_err(|e| unopened(location, e.into()))
         }
         _ => lock_status_at(location),
     }
@@ -76,15 +71,20 @@ pub fn probe_lock(location: &Location, timeout: Duration) -> Result<LockMetrics,
             lock.acquire("probe:lock-status")
                 .map(drop)
                 .map(|()| lock.metrics())
-                .map_err(RecordError::from)
+                .map_err(StoreError::from)
         }
-        Location::Postgres(pg) => postgres::probe_lock(pg, timeout),
+        Location::Postgres(pg) => postgres::probe_lock(pg, timeout).map_err(StoreError::from),
     };
     probed.map_err(|source| match source {
-        RecordError::LockTimeout(_) => Error::Record(source),
-        source => Error::OpenDatabase {
-            location: location.clone(),
-            source,
-        },
+        StoreError::LockTimeout(timeout) => Error::Record(RecordError::LockTimeout(timeout)),
+        source => unopened(location, source),
+    })
+}
+
+/// `source`, met at `location` before any database was opened.
+fn unopened(location: &Location, source: StoreError) -> Error {
+    Error::Store(StoreError::Open {
+        location: location.clone(),
+        source: Box::new(source),
     })
 }

@@ -14,7 +14,8 @@
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::{Writer, postgres, sqlite};
+use super::writer::Writer;
+use super::{postgres, sqlite};
 use crate::error::{RecordError, RecordId};
 use crate::reaper::{self, Expire, Watched};
 use crate::record::Record;
@@ -44,12 +45,12 @@ pub(crate) struct TxnShared {
 
 /// A backend's open transaction, holding its lock.
 #[derive(Debug)]
-pub(crate) enum Open {
+pub(crate) enum BackendTxn {
     Sqlite(sqlite::Txn),
     Postgres(postgres::Txn),
 }
 
-impl Open {
+impl BackendTxn {
     fn with_writer<T>(
         &self,
         op: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, RecordError>,
@@ -76,12 +77,25 @@ impl Open {
 }
 
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per transaction, already behind an Arc: boxing would only add an allocation"
+)]
 enum State {
-    Open(Open),
+    Open(BackendTxn),
     /// Rolled back by the reaper (or an abort) before its holder finished it.
-    Expired(&'static str),
+    Expired(Expiry),
     /// Committed or rolled back by its holder.
     Finished,
+}
+
+/// Why the host, not the holder, rolled a transaction back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    /// It passed its deadline.
+    Deadline,
+    /// Its plugin trapped or was stopped.
+    Abort,
 }
 
 /// How an open transaction ends.
@@ -89,13 +103,13 @@ enum State {
 enum End {
     Commit,
     Rollback,
-    Expire(&'static str),
+    Expire(Expiry),
 }
 
 impl WriteTxn {
     /// Wraps a transaction the backend has just begun, and has the reaper watch
     /// its deadline.
-    pub(crate) fn begun(open: Open, deadline: Option<(Instant, Duration)>) -> Self {
+    pub(crate) fn begun(open: BackendTxn, deadline: Option<(Instant, Duration)>) -> Self {
         let shared = Arc::new(TxnShared {
             state: Mutex::new(State::Open(open)),
             deadline,
@@ -180,10 +194,10 @@ impl WriteTxn {
             State::Open(_) if self.shared.past_deadline() => {
                 drop(state);
                 self.shared.expire();
-                Err(self.shared.expired_error("deadline"))
+                Err(self.shared.expired_error(Expiry::Deadline))
             }
             State::Open(open) => open.with_writer(op),
-            State::Expired(why) => Err(self.shared.expired_error(why)),
+            State::Expired(why) => Err(self.shared.expired_error(*why)),
             State::Finished => Err(RecordError::Invalid(
                 "the write transaction has already ended".into(),
             )),
@@ -202,7 +216,7 @@ impl Expire for TxnShared {
     /// Rolls the transaction back and releases the lock if it is still open, and
     /// makes every later use fail. Called by the reaper at the deadline.
     fn expire(&self) {
-        if self.end(End::Expire("deadline")).is_ok() {
+        if self.end(End::Expire(Expiry::Deadline)).is_ok() {
             tracing::warn!(
                 deadline_ms = self
                     .deadline
@@ -217,7 +231,7 @@ impl TxnShared {
     /// Rolls the transaction back and releases the lock if it is still open, because
     /// its plugin trapped or was stopped.
     pub(crate) fn abort(&self) {
-        if self.end(End::Expire("abort")).is_ok() {
+        if self.end(End::Expire(Expiry::Abort)).is_ok() {
             tracing::warn!("write transaction of a failed plugin call rolled back, lock released");
         }
     }
@@ -226,9 +240,9 @@ impl TxnShared {
         self.deadline.is_some_and(|(at, _)| Instant::now() >= at)
     }
 
-    fn expired_error(&self, why: &str) -> RecordError {
+    fn expired_error(&self, why: Expiry) -> RecordError {
         RecordError::Invalid(match (why, self.deadline) {
-            ("deadline", Some((_, limit))) => format!(
+            (Expiry::Deadline, Some((_, limit))) => format!(
                 "the write transaction passed its {} ms deadline and was rolled back",
                 limit.as_millis()
             ),
@@ -260,8 +274,8 @@ impl TxnShared {
             End::Commit if !self.past_deadline() => open.commit(),
             End::Commit => {
                 open.rollback();
-                *state = State::Expired("deadline");
-                Err(self.expired_error("deadline"))
+                *state = State::Expired(Expiry::Deadline);
+                Err(self.expired_error(Expiry::Deadline))
             }
             End::Rollback | End::Expire(_) => {
                 open.rollback();

@@ -12,31 +12,81 @@ pub(crate) enum Writer<'w, 'a> {
 }
 
 impl Writer<'_, '_> {
-    pub(crate) fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError> {
+    /// The backend's writer, for the statements both write alike.
+    fn writes(&mut self) -> &mut dyn Writes {
         match self {
-            Self::Sqlite(w) => w.get(id),
-            Self::Postgres(w) => w.get(id),
+            Self::Sqlite(w) => w,
+            Self::Postgres(w) => *w,
         }
+    }
+
+    pub(crate) fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError> {
+        self.writes().get(id)
     }
 
     pub(crate) fn insert(&mut self, name: &str, value: i64) -> Result<RecordId, RecordError> {
-        match self {
-            Self::Sqlite(w) => w.insert(name, value),
-            Self::Postgres(w) => w.insert(name, value),
-        }
+        self.writes().insert(name, value)
     }
 
     pub(crate) fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        match self {
-            Self::Sqlite(w) => w.update(id, value),
-            Self::Postgres(w) => w.update(id, value),
-        }
+        self.writes().update(id, value)
     }
 
     pub(crate) fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
-        match self {
-            Self::Sqlite(w) => w.delete(id),
-            Self::Postgres(w) => w.delete(id),
-        }
+        self.writes().delete(id)
+    }
+}
+
+/// The statements of a backend's writer, alike on both.
+trait Writes {
+    fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError>;
+    fn insert(&mut self, name: &str, value: i64) -> Result<RecordId, RecordError>;
+    fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError>;
+    fn delete(&mut self, id: RecordId) -> Result<(), RecordError>;
+}
+
+impl Writes for &sqlite::Writer<'_> {
+    fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError> {
+        sqlite::Writer::get(self, id)
+    }
+
+    fn insert(&mut self, name: &str, value: i64) -> Result<RecordId, RecordError> {
+        sqlite::Writer::insert(self, name, value)
+    }
+
+    fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError> {
+        sqlite::Writer::update(self, id, value)
+    }
+
+    fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
+        sqlite::Writer::delete(self, id)
+    }
+}
+
+impl Writes for postgres::Writer<'_> {
+    fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError> {
+        postgres::Writer::get(self, id)
+    }
+
+    fn insert(&mut self, name: &str, value: i64) -> Result<RecordId, RecordError> {
+        postgres::Writer::insert(self, name, value)
+    }
+
+    fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError> {
+        postgres::Writer::update(self, id, value)
+    }
+
+    fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
+        postgres::Writer::delete(self, id)
+    }
+}
+
+/// `Ok` when a statement that targets record `id` changed a row;
+/// [`RecordError::NotFound`] when it changed none. For both backends' writers.
+pub(super) fn found(changed: u64, id: RecordId) -> Result<(), RecordError> {
+    if changed == 0 {
+        Err(RecordError::NotFound(id))
+    } else {
+        Ok(())
     }
 }

@@ -8,8 +8,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use records_host::Error;
 use records_host::display::error_chain;
-use records_host::{Error, RecordError};
 use serde_json::json;
 
 use super::call_note::OutcomeLabel;
@@ -124,11 +124,7 @@ impl From<Error> for ApiError {
         match err {
             Error::NoSuchFunction(_) => Self::NotFound(told),
             Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(told),
-            Error::Record(RecordError::LockTimeout(_))
-            | Error::OpenDatabase {
-                source: RecordError::LockTimeout(_),
-                ..
-            } => Self::LockTimeout(told),
+            _ if err.lock_timeout().is_some() => Self::LockTimeout(told),
             _ => Self::Internal(told),
         }
     }

@@ -10,6 +10,7 @@ use super::row::{column, record};
 use crate::error::{RecordError, RecordId};
 use crate::location::PgLocation;
 use crate::record::Record;
+use crate::store::writer::found;
 
 /// What a row costs beyond its name, in the table and its primary-key index
 /// (tuple header, line pointer, id, value, index entry), for the size estimate.
@@ -91,13 +92,5 @@ impl<'a> Writer<'a> {
             .execute(&self.prepared.delete, &[&id])
             .map_err(|e| statement_error(self.location, &e))?;
         found(changed, id)
-    }
-}
-
-fn found(changed: u64, id: RecordId) -> Result<(), RecordError> {
-    if changed == 0 {
-        Err(RecordError::NotFound(id))
-    } else {
-        Ok(())
     }
 }

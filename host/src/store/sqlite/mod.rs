@@ -3,15 +3,19 @@
 //!
 //! Reads run on the connection directly and take no lock: WAL readers never block
 //! and are never blocked. Writes exist only in `writer.rs`, and a [`Writer`] is
-//! made only from the guard of this store's own lock: for one autocommit statement
+//! made only from a [`Locked`](locked::Locked): for one autocommit statement
 //! ([`SqliteStore::write_one`]) or for a transaction ([`Txn`], which owns the guard
-//! and an `IMMEDIATE` transaction). A write without the lock does not compile.
+//! and an `IMMEDIATE` transaction). Creating and migrating the schema takes the
+//! same proof. A write without a guard does not compile, and `Locked::new`, its
+//! only constructor, refuses a guard of any lock but that of the connection's own
+//! database (`locked.rs`).
 //!
 //! A database is opened at its canonical path (`path.rs`), only if it is
 //! records-host's or empty (`schema.rs`); SQLite's errors become record errors in
 //! one place (`sql_error.rs`); who holds SQLite's own locks is in `locks.rs`; the
 //! SQL text is in `sql.rs`.
 
+mod locked;
 mod locks;
 mod path;
 mod schema;
@@ -29,9 +33,11 @@ use rusqlite::{Connection, FileControl, MAIN_DB, OpenFlags, OptionalExtension, p
 pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::writer::Writer;
 
+use self::locked::Locked;
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
 use crate::record::{Record, record_from_row};
+use crate::store::error::Error;
 use crate::sync::locked;
 
 /// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);
@@ -68,15 +74,11 @@ impl SqliteStore {
     /// `label`).
     ///
     /// # Errors
-    /// [`RecordError::Storage`] when the file cannot be opened, is not a SQLite
-    /// database, is another application's database (left untouched) or has a newer
-    /// schema; [`RecordError::LockTimeout`] when the lock needed to create the
-    /// schema is held.
-    pub(crate) fn open(
-        path: &Path,
-        lock_timeout: Duration,
-        label: &str,
-    ) -> Result<Self, RecordError> {
+    /// [`Error::Unusable`] or [`Error::Sqlite`] when the file cannot be opened or
+    /// is not a SQLite database; [`Error::Foreign`] for another application's
+    /// database (left untouched); [`Error::NewerSchema`]; [`Error::LockTimeout`]
+    /// when the lock needed to create the schema is held.
+    pub(crate) fn open(path: &Path, lock_timeout: Duration, label: &str) -> Result<Self, Error> {
         let path = path::resolve(path)?;
         // No URI interpretation, and no symbolic link anywhere in the (canonical)
         // path: SQLite opens exactly the file whose lock this is.
@@ -93,7 +95,7 @@ impl SqliteStore {
         keep_wal_files(&conn)?;
         let lock = WriteLock::for_database(&path, lock_timeout);
         schema::prepare(&conn, &lock, label, &path)
-            .map_err(|e| sql_error::name_busy_holder(&conn, e))?;
+            .map_err(|e| sql_error::name_busy_holder_in(&conn, e))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -182,7 +184,7 @@ impl SqliteStore {
     ) -> Result<T, RecordError> {
         self.check_no_open_transaction()?;
         let held = self.lock.acquire_by(label, cap)?;
-        self.run(|conn| op(&Writer::new(conn, &held)))
+        self.run(|conn| op(&Writer::new(Locked::new(conn, &held)?)))
     }
 
     /// Takes the lock (as [`write_one`](Self::write_one)) and begins an
@@ -245,7 +247,10 @@ impl Txn {
             ));
         };
         let conn = locked(&self.conn);
-        op(&Writer::new(&conn, guard)).map_err(|e| sql_error::name_busy_holder(&conn, e))
+        Locked::new(&conn, guard)
+            .map_err(RecordError::from)
+            .and_then(|locked| op(&Writer::new(locked)))
+            .map_err(|e| sql_error::name_busy_holder(&conn, e))
     }
 
     /// Commits, rolling back if the commit fails; then releases the lock.

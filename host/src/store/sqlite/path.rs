@@ -10,15 +10,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{RecordError, StorageError};
+use crate::store::error::Error;
 
 /// The canonical path of the database at `path`, creating its directory when
 /// missing.
 ///
 /// # Errors
-/// [`RecordError::Storage`] when the directory cannot be created or resolved, or
+/// [`Error::Unusable`] when the directory cannot be created or resolved, or
 /// something other than a regular file (a directory, a dangling link) is there.
-pub(crate) fn resolve(path: &Path) -> Result<PathBuf, RecordError> {
+pub(crate) fn resolve(path: &Path) -> Result<PathBuf, Error> {
     let name = path
         .file_name()
         .ok_or_else(|| storage(path, "it names no file"))?;
@@ -63,11 +63,11 @@ pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
     }
 }
 
-fn storage(path: &Path, why: &str) -> RecordError {
-    RecordError::Storage(StorageError::with_detail(
-        why,
-        crate::display::escape_control(&path.display().to_string()),
-    ))
+fn storage(path: &Path, why: &str) -> Error {
+    Error::Unusable {
+        why: why.into(),
+        at: crate::display::escape_control(&path.display().to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -7,15 +7,17 @@
 //! application id was set (version 1, exactly the `records` table, id 0) are
 //! adopted. Anything else is refused and left byte-identical: no WAL switch, no
 //! table, no header change happens before the checks pass. Writing the schema, the
-//! id and the WAL switch happens under the write lock, and only when needed.
+//! id and the WAL switch happens under the write lock, and only when needed: they
+//! take the same proof of the database's own lock as every write (`locked.rs`).
 
 use std::path::Path;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
+use super::locked::Locked;
 use crate::display::escape_control;
-use crate::error::{RecordError, StorageError};
 use crate::lock::WriteLock;
+use crate::store::error::Error;
 
 /// `RHDB`: the application id of every records-host database.
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RHDB");
@@ -44,30 +46,37 @@ enum Kind {
 /// existing, current database is opened without taking the lock.
 ///
 /// # Errors
-/// [`RecordError::Storage`] for a foreign database or a newer schema (nothing was
-/// written), or when SQLite fails; [`RecordError::LockTimeout`] when the lock
-/// needed to prepare the file is held.
+/// [`Error::Foreign`] or [`Error::NewerSchema`] (nothing was written);
+/// [`Error::Unusable`] when the file cannot be switched to WAL; [`Error::Sqlite`]
+/// when SQLite fails; [`Error::LockTimeout`] when the lock needed to prepare the
+/// file is held.
 pub(crate) fn prepare(
     conn: &Connection,
     lock: &WriteLock,
     label: &str,
     path: &Path,
-) -> Result<(), RecordError> {
+) -> Result<(), Error> {
     let (version, marked) = checked_version(conn, path)?;
     let mode: String = conn.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
     if mode.eq_ignore_ascii_case("wal") && version == SCHEMA_VERSION && marked {
         return Ok(());
     }
-    let _guard = lock.acquire(label)?;
-    // Another process may have prepared it while this one waited for the lock.
+    let held = lock.acquire(label)?;
+    migrate(Locked::new(conn, &held)?, path)
+}
+
+/// Under the lock: creates or migrates the schema, marks the file and switches it
+/// to WAL, as far as another process has not done it while this one waited.
+fn migrate(locked: Locked<'_>, path: &Path) -> Result<(), Error> {
+    let conn = locked.conn();
     let (version, _) = checked_version(conn, path)?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(RecordError::Storage(StorageError::with_detail(
-            format!("cannot switch to WAL (journal_mode is {mode})"),
-            escape_control(&path.display().to_string()),
-        )));
+        return Err(Error::Unusable {
+            why: format!("cannot switch to WAL (journal_mode is {mode})"),
+            at: escape_control(&path.display().to_string()),
+        });
     }
     let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     for (applied, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
@@ -84,29 +93,25 @@ pub(crate) fn prepare(
 /// marked as records-host's.
 ///
 /// # Errors
-/// [`RecordError::Storage`] for a foreign database or a newer schema.
-fn checked_version(conn: &Connection, path: &Path) -> Result<(u32, bool), RecordError> {
+/// [`Error::Foreign`] or [`Error::NewerSchema`].
+fn checked_version(conn: &Connection, path: &Path) -> Result<(u32, bool), Error> {
     let (version, marked) = match classify(conn)? {
         Kind::Ours { version } => (version, true),
         Kind::Unmarked { version } => (version, false),
         Kind::Empty => (0, false),
         Kind::Foreign(what) => {
-            return Err(RecordError::Storage(StorageError::with_detail(
-                format!("it is not a records-host database ({what}); it was left untouched"),
-                format!(
-                    "{} is not a records-host database",
-                    escape_control(&path.display().to_string())
-                ),
-            )));
+            return Err(Error::Foreign {
+                what,
+                at: escape_control(&path.display().to_string()),
+            });
         }
     };
     if version > SCHEMA_VERSION {
-        return Err(RecordError::Storage(StorageError::with_detail(
-            format!(
-                "schema version {version} is newer than this records-host supports ({SCHEMA_VERSION})"
-            ),
-            escape_control(&path.display().to_string()),
-        )));
+        return Err(Error::NewerSchema {
+            found: version,
+            supported: SCHEMA_VERSION,
+            at: escape_control(&path.display().to_string()),
+        });
     }
     Ok((version, marked))
 }
@@ -114,13 +119,13 @@ fn checked_version(conn: &Connection, path: &Path) -> Result<(u32, bool), Record
 /// Reads (and only reads) what kind of database `conn` has open, from one
 /// snapshot: the marks and the tables are read in one read transaction, so a
 /// schema another opener commits meanwhile is seen whole or not at all.
-fn classify(conn: &Connection) -> Result<Kind, RecordError> {
+fn classify(conn: &Connection) -> Result<Kind, Error> {
     // Rolled back on drop: it only reads.
     let snapshot = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
     classify_in(&snapshot)
 }
 
-fn classify_in(conn: &Connection) -> Result<Kind, RecordError> {
+fn classify_in(conn: &Connection) -> Result<Kind, Error> {
     let id: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
     let version: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if id == APPLICATION_ID {

@@ -1,4 +1,4 @@
-//! How SQLite's errors become record errors, in one place.
+//! How SQLite's errors become store errors (and so record errors), in one place.
 //!
 //! A value read that is not of the type records-host reads (SQLite keeps any
 //! type in any column, so another program can store text or a real in `value`)
@@ -16,31 +16,39 @@ use rusqlite::Connection;
 
 use super::BUSY_TIMEOUT;
 use super::locks::busy_holder;
-use crate::error::{RecordError, StorageError};
+use crate::display::escape_control;
+use crate::error::RecordError;
 use crate::lock::LockTimeout;
+use crate::store::error::Error;
 
 /// The holder text of a busy database before [`name_busy_holder`] looks it up.
 const SQLITE_BUSY: &str = "a process outside records-host's write lock holds SQLite's own lock";
 
-impl From<rusqlite::Error> for RecordError {
+impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => Self::storage(
-                "the database is full: it reached its size limit (or the disk is full)",
-            ),
+            Some(rusqlite::ErrorCode::DiskFull) => Self::Full,
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 Self::LockTimeout(LockTimeout {
                     waited: BUSY_TIMEOUT,
                     holder: SQLITE_BUSY.into(),
                 })
             }
-            _ => unexpected_type(&e).unwrap_or_else(|| {
-                Self::Storage(StorageError::with_detail(
-                    summary(&e),
-                    crate::display::escape_control(&e.to_string()),
-                ))
-            }),
+            _ => match unexpected_type(&e) {
+                Some((summary, detail)) => Self::Sqlite {
+                    summary,
+                    detail,
+                    source: e,
+                },
+                None => Self::sqlite(summary(&e), e),
+            },
         }
+    }
+}
+
+impl From<rusqlite::Error> for RecordError {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::from(e).into()
     }
 }
 
@@ -56,9 +64,9 @@ fn summary(e: &rusqlite::Error) -> String {
     }
 }
 
-/// The storage error of a value read from the database that is not of the type
-/// records-host reads; `None` for any other error.
-fn unexpected_type(e: &rusqlite::Error) -> Option<RecordError> {
+/// The summary and detail of a value read from the database that is not of the
+/// type records-host reads; `None` for any other error.
+fn unexpected_type(e: &rusqlite::Error) -> Option<(String, String)> {
     let (column, why) = match e {
         rusqlite::Error::InvalidColumnType(_, name, found) => {
             (name.clone(), format!("it holds {found}"))
@@ -71,33 +79,47 @@ fn unexpected_type(e: &rusqlite::Error) -> Option<RecordError> {
         }
         _ => return None,
     };
-    Some(RecordError::Storage(StorageError::with_detail(
+    Some((
         format!(
             "a stored value has an unexpected type (column {})",
-            crate::display::escape_control(&column)
+            escape_control(&column)
         ),
-        crate::display::escape_control(&why),
-    )))
+        escape_control(&why),
+    ))
 }
 
 /// `err`, with the process holding SQLite's lock on `conn`'s database named when
 /// `err` is a busy database.
 pub(crate) fn name_busy_holder(conn: &Connection, err: RecordError) -> RecordError {
     match err {
-        RecordError::LockTimeout(timeout) if timeout.holder == SQLITE_BUSY => {
-            let waited = conn
-                .pragma_query_value(None, "busy_timeout", |row| row.get::<_, i64>(0))
-                .map_or(timeout.waited, |ms| {
-                    std::time::Duration::from_millis(ms.unsigned_abs())
-                });
-            let timeout = LockTimeout { waited, ..timeout };
-            let holder = conn
-                .path()
-                .filter(|path| !path.is_empty())
-                .and_then(|path| busy_holder(Path::new(path)))
-                .unwrap_or(timeout.holder);
-            RecordError::LockTimeout(LockTimeout { holder, ..timeout })
-        }
+        RecordError::LockTimeout(timeout) => RecordError::LockTimeout(named(conn, timeout)),
         other => other,
     }
+}
+
+/// [`name_busy_holder`] for the store's own error.
+pub(crate) fn name_busy_holder_in(conn: &Connection, err: Error) -> Error {
+    match err {
+        Error::LockTimeout(timeout) => Error::LockTimeout(named(conn, timeout)),
+        other => other,
+    }
+}
+
+/// `timeout`, with how long SQLite waited and the process holding its lock when
+/// it is a busy database's.
+fn named(conn: &Connection, timeout: LockTimeout) -> LockTimeout {
+    if timeout.holder != SQLITE_BUSY {
+        return timeout;
+    }
+    let waited = conn
+        .pragma_query_value(None, "busy_timeout", |row| row.get::<_, i64>(0))
+        .map_or(timeout.waited, |ms| {
+            std::time::Duration::from_millis(ms.unsigned_abs())
+        });
+    let holder = conn
+        .path()
+        .filter(|path| !path.is_empty())
+        .and_then(|path| busy_holder(Path::new(path)))
+        .unwrap_or(timeout.holder);
+    LockTimeout { waited, holder }
 }

@@ -2,9 +2,9 @@
 //! the databases it refuses to touch.
 
 use super::*;
-use crate::error::Error;
 use crate::lock::LockStatus;
 use crate::record::Record;
+use crate::store::Error;
 use crate::store::{Backend, Database, DatabaseOptions};
 
 fn open(dir: &tempfile::TempDir) -> Database {
@@ -172,7 +172,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
     let junk = b"this is not a sqlite database, and it must survive".repeat(100);
     std::fs::write(&path, &junk).unwrap();
     let err = Database::open(&path).unwrap_err();
-    assert!(matches!(err, Error::OpenDatabase { .. }), "{err}");
+    assert!(matches!(err, Error::Open { .. }), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), junk);
 }
 

@@ -1,25 +1,28 @@
 //! The statements that write a SQLite store, reachable only through a [`Writer`],
-//! which only a held write lock hands out.
+//! which is made only from a [`Locked`]: proof that the store's own write lock is
+//! held (`locked.rs`).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::locked::Locked;
 use super::sql;
 use crate::error::{RecordError, RecordId};
-use crate::lock::WriteGuard;
 use crate::record::{Record, record_from_row};
+use crate::store::writer::found;
 
 /// The right to write one SQLite store: its connection, borrowed for as long as
-/// the store's write lock is held. Made only by `SqliteStore` (single writes) and
-/// `Txn` (write transactions), from the guard of the store's own lock.
+/// the store's own write lock is held. Made only from a [`Locked`], by
+/// `SqliteStore` (single writes) and `Txn` (write transactions).
 pub(crate) struct Writer<'a> {
     conn: &'a Connection,
 }
 
 impl<'a> Writer<'a> {
-    /// A writer over `conn` while `_held` is held. (The guard is the proof; it is
-    /// not used otherwise.)
-    pub(super) fn new(conn: &'a Connection, _held: &'a WriteGuard) -> Self {
-        Self { conn }
+    /// A writer over the connection that `locked` proves is under its own lock.
+    pub(super) fn new(locked: Locked<'a>) -> Self {
+        Self {
+            conn: locked.conn(),
+        }
     }
 
     /// The record with this id, as the writer sees it (its own writes included).
@@ -45,7 +48,7 @@ impl<'a> Writer<'a> {
             .conn
             .prepare_cached(sql::UPDATE)?
             .execute(params![id, value])?;
-        found(changed, id)
+        found(changed as u64, id)
     }
 
     /// Removes record `id`; [`RecordError::NotFound`] when there is none.
@@ -54,14 +57,6 @@ impl<'a> Writer<'a> {
             .conn
             .prepare_cached(sql::DELETE)?
             .execute(params![id])?;
-        found(changed, id)
-    }
-}
-
-fn found(changed: usize, id: RecordId) -> Result<(), RecordError> {
-    if changed == 0 {
-        Err(RecordError::NotFound(id))
-    } else {
-        Ok(())
+        found(changed as u64, id)
     }
 }
