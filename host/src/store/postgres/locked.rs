@@ -2,15 +2,20 @@
 //! borrows a client inside a transaction that took `pg_advisory_xact_lock` of
 //! one schema, and that alone commits or rolls that transaction back.
 //!
-//! The guarantee is made by [`Locked::take`]: it is the token's only
-//! constructor, and it begins the transaction and takes the lock of the schema
-//! it is given before it returns one. Everything that writes takes a token:
+//! The guarantee is made by [`Locked::take`]: it is the only function that makes
+//! a token from nothing, and it begins the transaction and takes the lock of the
+//! schema it is given before it returns one (the only other maker,
+//! [`Parked::with`], lends again a token that `take` made). The fields are
+//! private to this file, so nothing else can build one. Everything that writes
+//! takes a token:
 //! [`Writer::new`](super::Writer) (the only way to write records), the creation
 //! of a schema's tables (`schema.rs`) and the rename of an older release's
 //! schema (`legacy.rs`). They reach the client only through
 //! [`Locked::client_for`], naming the schema they are about to write, which
 //! refuses any other schema than the one whose lock the token holds (a host
-//! bug, caught at run time: the types cannot tell two schemas apart).
+//! bug, caught at run time: the types cannot tell two schemas apart). Only
+//! `CREATE SCHEMA` runs without it, since the lock is keyed by the schema's OID
+//! (`schema.rs`).
 //!
 //! A write transaction (`txn.rs`) keeps its lock across calls, while its
 //! connection serves reads in between: [`Locked::park`] turns the token into a
@@ -58,7 +63,8 @@ pub(crate) enum LockFailure {
 }
 
 /// A client inside a transaction that holds the advisory lock of one schema.
-/// Made only by [`Locked::take`]; dropping it rolls the transaction back
+/// Made only by [`Locked::take`] (and lent again by [`Parked::with`]); dropping
+/// it rolls the transaction back
 /// (except the token a [`Parked`] lends, whose transaction the `Parked` ends).
 #[must_use = "dropping the token rolls its transaction back"]
 pub(crate) struct Locked<'c> {
