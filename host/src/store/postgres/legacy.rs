@@ -8,8 +8,8 @@
 //! (`location::tenant_schema`, which says why no two tenants share a schema now).
 //! When a long name's schema does not exist but its old one does and is
 //! records-host's (both tables), opening the tenant renames the old schema to the
-//! new (`ALTER SCHEMA .. RENAME TO ..`), in one transaction that holds the old
-//! schema's lock, after checking again under that lock; it is logged once, at
+//! new (`ALTER SCHEMA .. RENAME TO ..`), through the old schema's `Locked` token
+//! (`locked.rs`), after checking again under that lock; it is logged once, at
 //! info. A rename keeps the schema's OID, and so its lock key: a host writing in
 //! the schema holds that lock, and the rename waits for it to finish.
 //!
@@ -30,7 +30,7 @@ use postgres::error::SqlState;
 
 use super::catalog::{Kind, existing, kind};
 use super::error::pg_error;
-use super::lock::{Acquire, LockFailure, begin_locked};
+use super::locked::{Acquire, LockFailure, Locked};
 use super::sql::quote;
 use crate::error::RecordError;
 use crate::location::{PgLocation, legacy_tenant_schema};
@@ -53,37 +53,22 @@ pub(super) fn carry_over(
     if !applies(client, location, &old)? {
         return Ok(());
     }
-    let failed = |e: &postgres::Error| pg_error(location, e, "cannot carry over the old schema");
     let under_old = Acquire {
         schema: &old,
         ..*acquire
     };
-    match begin_locked(client, &under_old) {
-        Ok(_) => {}
+    let mut lock = match Locked::take(client, &under_old) {
+        Ok(lock) => lock,
         Err(LockFailure::TimedOut(timeout)) => return Err(timeout.into()),
         // Dropped since it was seen: there is nothing to carry over.
         Err(LockFailure::Statement(e)) if e.code() == Some(&SqlState::INVALID_SCHEMA_NAME) => {
             return Ok(());
         }
-        Err(LockFailure::Statement(e)) => return Err(failed(&e)),
-    }
-    // Another host may have renamed it while this one waited for the lock.
-    let renamed = applies(client, location, &old).and_then(|applies| {
-        if !applies {
-            return Ok(false);
-        }
-        client
-            .batch_execute(&format!(
-                "ALTER SCHEMA {} RENAME TO {}",
-                quote(&old),
-                quote(location.schema())
-            ))
-            .map_err(|e| failed(&e))?;
-        Ok(true)
-    });
-    match renamed {
+        Err(LockFailure::Statement(e)) => return Err(failed(location, &e)),
+    };
+    match rename(&mut lock, location, &old) {
         Ok(true) => {
-            client.batch_execute("COMMIT").map_err(|e| failed(&e))?;
+            lock.commit().map_err(|e| failed(location, &e))?;
             tracing::info!(
                 from = old,
                 to = location.schema(),
@@ -92,14 +77,35 @@ pub(super) fn carry_over(
             Ok(())
         }
         Ok(false) => {
-            let _ = client.batch_execute("ROLLBACK");
+            let _ = lock.rollback();
             Ok(())
         }
         Err(e) => {
-            let _ = client.batch_execute("ROLLBACK");
+            let _ = lock.rollback();
             Err(e)
         }
     }
+}
+
+/// Renames `old` to `location`'s schema under `old`'s `lock`, unless another
+/// host renamed it while this one waited for the lock; whether it did.
+fn rename(lock: &mut Locked<'_>, location: &PgLocation, old: &str) -> Result<bool, RecordError> {
+    let client = lock.client_for(old)?;
+    if !applies(client, location, old)? {
+        return Ok(false);
+    }
+    client
+        .batch_execute(&format!(
+            "ALTER SCHEMA {} RENAME TO {}",
+            quote(old),
+            quote(location.schema())
+        ))
+        .map_err(|e| failed(location, &e))?;
+    Ok(true)
+}
+
+fn failed(location: &PgLocation, e: &postgres::Error) -> RecordError {
+    pg_error(location, e, "cannot carry over the old schema")
 }
 
 /// Whether `old` should become `location`'s schema: `location`'s schema does not

@@ -7,7 +7,8 @@
 //! waiting (`pg_try_advisory_xact_lock`, in the round trip that begins the
 //! transaction); only when that fails does it wait, under `SET LOCAL
 //! lock_timeout`, so an uncontended write costs no extra round trip and a zero
-//! timeout is one attempt.
+//! timeout is one attempt. Taking the lock, and the token that proves it is
+//! held, are in `locked.rs`; this file has the key and who holds it.
 //!
 //! The key of a schema is the `bigint` `(MAGIC << 32) | oid`, where `oid` is the
 //! schema's `pg_namespace.oid`; `pg_locks` shows it as `classid = MAGIC`, `objid =
@@ -30,126 +31,22 @@
 //! releases before this one derived the key from a hash of the database and
 //! schema names, so an older host and a newer one would not exclude each other.
 
-use std::time::{Duration, Instant};
-
-use postgres::error::SqlState;
-use postgres::{Client, SimpleQueryMessage};
+use postgres::Client;
 
 use super::sql;
 use crate::display::escape_control;
-use crate::lock::{LockStatus, LockTimeout, Metrics};
+use crate::lock::LockStatus;
 
 /// The high half of every records-host lock key: "RHLK".
 const MAGIC: u32 = 0x5248_4C4B;
 
 /// The lock key of `schema`, as an SQL expression that looks up the schema's OID
 /// when it runs (and fails when there is no such schema).
-fn key(schema: &str) -> String {
+pub(super) fn key(schema: &str) -> String {
     format!(
         "(({MAGIC}::bigint << 32) | {}::regnamespace::oid::bigint)",
         sql::literal(&sql::quote(schema))
     )
-}
-
-/// What taking the lock needs to know.
-pub(crate) struct Acquire<'a> {
-    /// The schema whose lock to take.
-    pub(crate) schema: &'a str,
-    /// The lock timeout.
-    pub(crate) timeout: Duration,
-    /// Give up here if it comes before the timeout (the plugin call's deadline).
-    pub(crate) cap: Option<Instant>,
-    /// For a write transaction: the server ends the transaction if it stays idle
-    /// this long (the host's deadline, kept even if the host freezes).
-    pub(crate) idle_deadline: Option<Duration>,
-    /// The table whose size to read once the lock is held (for the size limit),
-    /// as a quoted, schema-qualified name; read in the same round trip.
-    pub(crate) size_of: Option<&'a str>,
-    pub(crate) metrics: &'a Metrics,
-}
-
-/// Begins a transaction on `client` and takes the lock in it; returns the size of
-/// `acquire.size_of` then, when asked.
-///
-/// # Errors
-/// [`LockFailure::TimedOut`] (the transaction rolled back) when the lock was held
-/// until the deadline, naming who holds it; [`LockFailure::Statement`] otherwise
-/// (the transaction rolled back).
-pub(crate) fn begin_locked(
-    client: &mut Client,
-    acquire: &Acquire<'_>,
-) -> Result<Option<u64>, LockFailure> {
-    let start = Instant::now();
-    let deadline = start
-        .checked_add(acquire.timeout)
-        .map_or(acquire.cap, |at| {
-            Some(acquire.cap.map_or(at, |cap| cap.min(at)))
-        });
-    let idle = acquire.idle_deadline.map_or_else(String::new, |d| {
-        format!(
-            "SET LOCAL idle_in_transaction_session_timeout = {}; ",
-            d.as_millis().clamp(1, i32::MAX as u128)
-        )
-    });
-    let size = acquire.size_of.map_or_else(String::new, |table| {
-        format!(", pg_total_relation_size('{}')", table.replace('\'', "''"))
-    });
-    let key = key(acquire.schema);
-    let first = client.simple_query(&format!(
-        "BEGIN; {idle}SELECT pg_try_advisory_xact_lock({key}){size}"
-    ));
-    match first.map(|messages| last_row(&messages)) {
-        Ok(Some((got, size))) if got == "t" => {
-            acquire.metrics.record(start.elapsed(), false);
-            return Ok(size);
-        }
-        Ok(_) => {}
-        Err(e) => return Err(rollback(client, LockFailure::Statement(e))),
-    }
-    let remaining = deadline.map(|at| at.saturating_duration_since(Instant::now()));
-    if remaining.is_some_and(|left| left.as_millis() == 0) {
-        let _ = client.batch_execute("ROLLBACK");
-        return Err(timed_out(client, acquire, start));
-    }
-    let wait = match remaining {
-        Some(left) => format!(
-            "SET LOCAL lock_timeout = {}; ",
-            left.as_millis().clamp(1, i32::MAX as u128)
-        ),
-        None => String::new(),
-    };
-    match client.simple_query(&format!("{wait}SELECT pg_advisory_xact_lock({key}){size}")) {
-        Ok(messages) => {
-            acquire.metrics.record(start.elapsed(), true);
-            Ok(last_row(&messages).and_then(|(_, size)| size))
-        }
-        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            // The transaction is aborted; roll it back before asking who holds it.
-            let _ = client.batch_execute("ROLLBACK");
-            Err(timed_out(client, acquire, start))
-        }
-        Err(e) => Err(rollback(client, LockFailure::Statement(e))),
-    }
-}
-
-/// Why the lock was not taken.
-#[derive(Debug)]
-pub(crate) enum LockFailure {
-    TimedOut(LockTimeout),
-    Statement(postgres::Error),
-}
-
-fn timed_out(client: &mut Client, acquire: &Acquire<'_>, start: Instant) -> LockFailure {
-    acquire.metrics.record_timeout();
-    LockFailure::TimedOut(LockTimeout {
-        waited: start.elapsed(),
-        holder: holder(client, acquire.schema).unwrap_or_else(|_| "unknown".into()),
-    })
-}
-
-fn rollback(client: &mut Client, failure: LockFailure) -> LockFailure {
-    let _ = client.batch_execute("ROLLBACK");
-    failure
 }
 
 /// Whether the lock of `schema` is held now, and by whom (with the holder's
@@ -169,7 +66,7 @@ pub(crate) fn status(
 
 /// Who holds the lock of `schema` now, in one line: what a lock timeout says,
 /// which reaches plugins and tenants, so without the holder's client address.
-fn holder(client: &mut Client, schema: &str) -> Result<String, postgres::Error> {
+pub(super) fn holder(client: &mut Client, schema: &str) -> Result<String, postgres::Error> {
     Ok(holders(client, schema, false)?
         .into_iter()
         .next()
@@ -205,21 +102,6 @@ fn holders(
             )))
         })
         .collect()
-}
-
-/// The last row of a simple query's results: its first value, and its second as
-/// a number when there is one.
-fn last_row(messages: &[SimpleQueryMessage]) -> Option<(String, Option<u64>)> {
-    messages.iter().rev().find_map(|message| match message {
-        SimpleQueryMessage::Row(row) => Some((
-            row.get(0).unwrap_or_default().to_string(),
-            row.try_get(1)
-                .ok()
-                .flatten()
-                .and_then(|size| size.parse().ok()),
-        )),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

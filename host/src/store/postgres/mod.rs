@@ -3,10 +3,11 @@
 //! lock (`lock.rs`).
 //!
 //! Reads run on the connection directly and take no lock. Writes exist only in
-//! `writer.rs`, and a [`Writer`] is made only inside a transaction that took the
-//! lock: for one statement ([`PgStore::write_one`]: begin and lock, the statement,
-//! commit) or for a write transaction ([`Txn`]). A write without the lock does not
-//! compile. Connections are named after this process and its plugin
+//! `writer.rs`, and a [`Writer`] is made only from a `Locked` token, which only
+//! taking the lock makes (`locked.rs`, which says how that is guaranteed): for
+//! one statement ([`PgStore::write_one`]: begin and lock, the statement, commit)
+//! or for a write transaction ([`Txn`]). A write without the lock does not
+//! compile, and neither does DDL or a commit. Connections are named after this process and its plugin
 //! (`connection.rs`), schemas are created on first use (`schema.rs`; an older
 //! release's schema of a tenant is carried over, `legacy.rs`), errors name the
 //! database without its password (`error.rs`), values read from rows never panic
@@ -17,6 +18,7 @@ mod connection;
 mod error;
 mod legacy;
 mod lock;
+mod locked;
 mod row;
 mod schema;
 mod sql;
@@ -34,10 +36,11 @@ pub(crate) use self::writer::Writer;
 
 use self::connection::{ConnHandle, PgConn, Prepared, first_contact, first_live};
 use self::error::{pg_error, statement_error};
-use self::lock::{Acquire, LockFailure, begin_locked};
+use self::locked::{Acquire, LockFailure, Locked};
 use self::row::{column, record};
 use self::sql::Text;
 use self::txn::check_no_open_transaction;
+use self::writer::SizeLimit;
 use crate::error::{RecordError, RecordId, StorageError};
 use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics};
@@ -94,8 +97,8 @@ impl PgStore {
         let acquire = Acquire {
             schema: location.schema(),
             timeout: lock_timeout,
-            cap: None,
-            idle_deadline: None,
+            call_deadline: None,
+            idle_timeout: None,
             size_of: None,
             metrics: &metrics,
         };
@@ -176,23 +179,24 @@ impl PgStore {
     }
 
     /// Runs `op` with a writer in a transaction of its own that first takes the
-    /// lock (giving up at the lock's timeout or at `cap`), and commits it.
+    /// lock (giving up at the lock's timeout or at `call_deadline`), and commits
+    /// it.
     pub(crate) fn write_one<T>(
         &self,
-        cap: Option<Instant>,
+        call_deadline: Option<Instant>,
         op: impl FnOnce(&mut Writer<'_>) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
         let (mut conn, prepared) = self.prepared()?;
         check_no_open_transaction(&conn)?;
-        let room = self.lock(&mut conn, cap, None)?;
-        let result = op(&mut Writer::new(
-            &mut conn.client,
-            &prepared,
-            &self.location,
-            room,
-        ));
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        match conn.client.batch_execute(end) {
+        let (mut lock, size_limit) = self.lock(&mut conn, call_deadline, None)?;
+        let result = Writer::new(&mut lock, &prepared, &self.location, size_limit)
+            .and_then(|mut writer| op(&mut writer));
+        let ended = if result.is_ok() {
+            lock.commit()
+        } else {
+            lock.rollback()
+        };
+        match ended {
             Ok(()) => result,
             Err(e) => Err(statement_error(&self.location, &e)),
         }
@@ -200,10 +204,11 @@ impl PgStore {
 
     /// Begins a write transaction that holds the lock until the [`Txn`] ends; the
     /// server ends it, releasing the lock, if it stays idle past `deadline` (the
-    /// host frozen).
+    /// host frozen). Gives up waiting for the lock at its timeout or at
+    /// `call_deadline`.
     pub(crate) fn begin(
         &self,
-        cap: Option<Instant>,
+        call_deadline: Option<Instant>,
         deadline: Option<Instant>,
     ) -> Result<Txn, RecordError> {
         let (mut conn, prepared) = self.prepared()?;
@@ -211,37 +216,44 @@ impl PgStore {
         let idle = deadline
             .map(|at| at.saturating_duration_since(Instant::now()))
             .or(Some(self.txn_deadline));
-        let room = self.lock(&mut conn, cap, idle)?;
+        let (lock, size_limit) = self.lock(&mut conn, call_deadline, idle)?;
+        let lock = lock.park(self.conn.clone());
         conn.in_txn = true;
         drop(conn);
         Ok(Txn {
-            conn: self.conn.clone(),
+            lock,
             prepared,
             location: self.location.clone(),
-            room: Mutex::new(room),
+            size_limit: Mutex::new(size_limit),
             deadline,
             idle_timeout: Mutex::new(idle.unwrap_or(self.txn_deadline)),
-            open: true,
         })
     }
 
-    fn lock(
-        &self,
-        conn: &mut ConnHandle,
-        cap: Option<Instant>,
-        idle_deadline: Option<Duration>,
-    ) -> Result<Option<(u64, u64)>, RecordError> {
+    /// Takes the schema's lock on `conn`, and reads the table's size with it
+    /// when there is a size limit.
+    fn lock<'c>(
+        &'c self,
+        conn: &'c mut ConnHandle,
+        call_deadline: Option<Instant>,
+        idle_timeout: Option<Duration>,
+    ) -> Result<(Locked<'c>, Option<SizeLimit>), RecordError> {
         let limit = *locked(&self.max_size);
         let acquire = Acquire {
             schema: self.location.schema(),
             timeout: self.lock_timeout,
-            cap,
-            idle_deadline,
+            call_deadline,
+            idle_timeout,
             size_of: limit.map(|_| self.table.as_str()),
             metrics: &self.metrics,
         };
-        match begin_locked(&mut conn.client, &acquire) {
-            Ok(size) => Ok(limit.zip(size)),
+        match Locked::take(&mut conn.client, &acquire) {
+            Ok(lock) => {
+                let size_limit = limit
+                    .zip(lock.table_size())
+                    .map(|(limit, estimated)| SizeLimit { limit, estimated });
+                Ok((lock, size_limit))
+            }
             Err(LockFailure::TimedOut(timeout)) => Err(timeout.into()),
             Err(LockFailure::Statement(e)) => Err(statement_error(&self.location, &e)),
         }

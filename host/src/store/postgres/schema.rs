@@ -4,8 +4,8 @@
 //! `schema_version` row says which version of the layout it has. A schema that
 //! holds neither is made records-host's: the schema is created on its own first
 //! when it is missing (its lock is keyed by its OID, so it must exist before the
-//! lock can be taken; `lock.rs`), then the tables are created in a transaction
-//! that holds the schema's lock, after checking again under it. A newer version,
+//! lock can be taken; `lock.rs`), then the tables are created through the
+//! schema's `Locked` token (`locked.rs`), after checking again under it. A newer version,
 //! or a `records` table that is not records-host's, is refused with one line and
 //! left alone. A tenant's schema that an older release named otherwise is carried
 //! over first (`legacy.rs`).
@@ -16,7 +16,7 @@ use postgres::error::SqlState;
 use super::catalog::{Kind, existing, kind};
 use super::error::pg_error;
 use super::legacy;
-use super::lock::{Acquire, LockFailure, begin_locked};
+use super::locked::{Acquire, LockFailure, Locked};
 use super::sql::{self, SCHEMA_VERSION, Text};
 use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
@@ -42,29 +42,42 @@ pub(crate) fn prepare(
     }
     legacy::carry_over(client, location, acquire)?;
     create_schema(client, location)?;
-    let failed = |e: &postgres::Error| pg_error(location, e, "cannot create the schema");
-    match begin_locked(client, acquire) {
-        Ok(_) => {}
+    let mut lock = match Locked::take(client, acquire) {
+        Ok(lock) => lock,
         Err(LockFailure::TimedOut(timeout)) => return Err(timeout.into()),
-        Err(LockFailure::Statement(e)) => return Err(failed(&e)),
-    }
-    // Another host may have created the tables while this one waited for the lock.
-    let created = match checked(client, location) {
-        Ok(Kind::Ours { version }) => current(location, version),
-        Ok(_) => client.batch_execute(&text.create).map_err(|e| failed(&e)),
-        Err(e) => Err(e),
+        Err(LockFailure::Statement(e)) => return Err(failed(location, &e)),
     };
-    match created {
+    match create_tables(&mut lock, location, text) {
         Ok(()) => {
-            client.batch_execute("COMMIT").map_err(|e| failed(&e))?;
+            lock.commit().map_err(|e| failed(location, &e))?;
             tracing::info!(schema = location.schema(), "schema ready");
             Ok(())
         }
         Err(e) => {
-            let _ = client.batch_execute("ROLLBACK");
+            let _ = lock.rollback();
             Err(e)
         }
     }
+}
+
+/// Creates the tables of `location`'s schema under the schema's `lock`, unless
+/// another host created them while this one waited for it.
+fn create_tables(
+    lock: &mut Locked<'_>,
+    location: &PgLocation,
+    text: &Text,
+) -> Result<(), RecordError> {
+    let client = lock.client_for(location.schema())?;
+    match checked(client, location)? {
+        Kind::Ours { version } => current(location, version),
+        _ => client
+            .batch_execute(&text.create)
+            .map_err(|e| failed(location, &e)),
+    }
+}
+
+fn failed(location: &PgLocation, e: &postgres::Error) -> RecordError {
+    pg_error(location, e, "cannot create the schema")
 }
 
 /// Creates `location`'s schema, on its own, when it does not exist.
@@ -83,7 +96,7 @@ fn create_schema(client: &mut Client, location: &PgLocation) -> Result<(), Recor
             Err(e)
                 if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
                     || e.code() == Some(&SqlState::DUPLICATE_SCHEMA) => {}
-            Err(e) => return Err(pg_error(location, &e, "cannot create the schema")),
+            Err(e) => return Err(failed(location, &e)),
         }
     }
     Err(RecordError::Storage(StorageError::with_detail(

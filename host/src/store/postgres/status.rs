@@ -9,7 +9,8 @@ use postgres::error::SqlState;
 
 use super::connection::{PgConn, Pool, first_live};
 use super::error::{pg_error, statement_error};
-use super::lock::{self, Acquire, LockFailure, begin_locked};
+use super::lock;
+use super::locked::{Acquire, LockFailure, Locked};
 use crate::error::{RecordError, StorageError};
 use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics, metrics_for};
@@ -56,14 +57,14 @@ pub(crate) fn probe_lock(
     let acquire = Acquire {
         schema: location.schema(),
         timeout,
-        cap: None,
-        idle_deadline: None,
+        call_deadline: None,
+        idle_timeout: None,
         size_of: None,
         metrics: &metrics,
     };
-    match begin_locked(&mut conn.client, &acquire) {
-        Ok(_) => {
-            let _ = conn.client.batch_execute("ROLLBACK");
+    match Locked::take(&mut conn.client, &acquire) {
+        Ok(lock) => {
+            let _ = lock.rollback();
             Ok(metrics.snapshot())
         }
         Err(LockFailure::TimedOut(timeout)) => Err(timeout.into()),

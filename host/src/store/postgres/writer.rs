@@ -1,11 +1,12 @@
 //! The statements that write a PostgreSQL store, reachable only through a
-//! [`Writer`], which exists only inside a transaction that holds the schema's
-//! advisory lock.
+//! [`Writer`], which is made only from the [`Locked`] token of the schema it
+//! writes (`locked.rs`), so only inside a transaction that holds its lock.
 
 use postgres::Client;
 
 use super::connection::Prepared;
 use super::error::statement_error;
+use super::locked::Locked;
 use super::row::{column, record};
 use crate::error::{RecordError, RecordId};
 use crate::location::PgLocation;
@@ -16,37 +17,64 @@ use crate::store::writer::found;
 /// (tuple header, line pointer, id, value, index entry), for the size estimate.
 const ROW_OVERHEAD: u64 = 64;
 
+/// The size limit of a schema's `records` table, and the table's size: as read
+/// when the lock was taken, plus an estimate of each row inserted since (so one
+/// transaction cannot insert past the limit either).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SizeLimit {
+    /// The limit, in bytes.
+    pub(crate) limit: u64,
+    /// The table's estimated size, in bytes.
+    pub(crate) estimated: u64,
+}
+
+impl SizeLimit {
+    /// Counts a row named `name` in, unless the table has reached the limit.
+    fn admit(&mut self, name: &str) -> Result<(), RecordError> {
+        if self.estimated >= self.limit {
+            return Err(RecordError::storage(
+                "the database is full: it reached its size limit (or the disk is full)",
+            ));
+        }
+        self.estimated = self
+            .estimated
+            .saturating_add(ROW_OVERHEAD + name.len() as u64);
+        Ok(())
+    }
+}
+
 /// The right to write one schema: a connection inside a transaction that holds
-/// the schema's advisory lock. Made only by `PgStore` after `begin_locked`.
+/// the schema's advisory lock, borrowed from the [`Locked`] token that proves it.
 pub(crate) struct Writer<'a> {
     client: &'a mut Client,
     prepared: &'a Prepared,
     location: &'a PgLocation,
-    /// The size limit, and the table's size: as read when the lock was taken,
-    /// plus an estimate of each row inserted since (so one transaction cannot
-    /// insert past the limit either).
-    room: Option<(u64, u64)>,
+    size_limit: Option<SizeLimit>,
 }
 
 impl<'a> Writer<'a> {
+    /// A writer of `location`'s schema, through `lock`.
+    ///
+    /// # Errors
+    /// [`RecordError::Storage`] when `lock` holds another schema's lock.
     pub(super) fn new(
-        client: &'a mut Client,
+        lock: &'a mut Locked<'_>,
         prepared: &'a Prepared,
         location: &'a PgLocation,
-        room: Option<(u64, u64)>,
-    ) -> Self {
-        Self {
-            client,
+        size_limit: Option<SizeLimit>,
+    ) -> Result<Self, RecordError> {
+        Ok(Self {
+            client: lock.client_for(location.schema())?,
             prepared,
             location,
-            room,
-        }
+            size_limit,
+        })
     }
 
     /// The size limit and the table's estimated size after this writer's inserts
     /// (a transaction carries it to its next writer).
-    pub(super) fn room(&self) -> Option<(u64, u64)> {
-        self.room
+    pub(super) fn size_limit(&self) -> Option<SizeLimit> {
+        self.size_limit
     }
 
     /// The record with this id, as the transaction sees it.
@@ -61,13 +89,8 @@ impl<'a> Writer<'a> {
     /// Stores a new record and returns its id; refused when the schema's table has
     /// reached the size limit.
     pub(crate) fn insert(&mut self, name: &str, value: i64) -> Result<RecordId, RecordError> {
-        if let Some((limit, size)) = &mut self.room {
-            if *size >= *limit {
-                return Err(RecordError::storage(
-                    "the database is full: it reached its size limit (or the disk is full)",
-                ));
-            }
-            *size = size.saturating_add(ROW_OVERHEAD + name.len() as u64);
+        if let Some(size_limit) = &mut self.size_limit {
+            size_limit.admit(name)?;
         }
         let row = self
             .client
