@@ -126,7 +126,7 @@ pub enum Error {
     #[error("cannot open database {location}")]
     OpenDatabase {
         /// Where the database is (a PostgreSQL URL is shown without its password).
-        location: crate::location::Location,
+        location: crate::store::location::Location,
         /// Why.
         source: RecordError,
     },

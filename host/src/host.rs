@@ -21,8 +21,8 @@ use crate::error::{RecordError, RecordId, StorageError};
 use crate::import_error::ImportError;
 use crate::limits::{Limits, PluginLimiter};
 use crate::output::PrefixedOutput;
-use crate::record::Record;
 use crate::store::Database;
+use crate::store::record::Record;
 use crate::store::{TxnShared, WriteTxn};
 
 /// What a guest's stdio is connected to.

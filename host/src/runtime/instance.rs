@@ -15,8 +15,8 @@ use crate::bindings::exports::records::plugin::{counters, records};
 use crate::bindings::records::plugin::types;
 use crate::error::{Error, RecordId, StorageError, one_line};
 use crate::host::HostState;
-use crate::record::Record;
 use crate::store::Database;
+use crate::store::record::Record;
 
 /// A live plugin instance: its own wasm state and its database.
 ///

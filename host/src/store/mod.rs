@@ -14,8 +14,11 @@
 //! backend's lock for this database is held (`sqlite/writer.rs`,
 //! `postgres/writer.rs`).
 
+pub mod location;
 mod options;
 mod postgres;
+mod reaper;
+pub(crate) mod record;
 mod sqlite;
 mod status;
 mod txn;
@@ -24,23 +27,23 @@ mod writer;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use self::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};
 pub use self::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::status::lock_status_in;
 pub use self::status::{lock_metrics_at, lock_status_at, probe_lock};
 pub use self::txn::WriteTxn;
-pub use crate::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};
 
 pub(crate) use self::postgres::Pool;
 pub(crate) use self::txn::TxnShared;
 
 use self::postgres::PgStore;
+use self::record::Record;
 use self::sqlite::SqliteStore;
 use self::txn::Open;
 pub(crate) use self::writer::Writer;
 use crate::error::{Error, RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus};
-use crate::record::Record;
 
 /// RFC 3339 stops at year 9999; later deadlines are shown as `never`.
 const MAX_DISPLAYABLE: Duration = Duration::from_secs(253_402_300_799);

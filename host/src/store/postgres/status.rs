@@ -11,9 +11,9 @@ use super::connection::{PgConn, Pool, first_live};
 use super::error::{pg_error, statement_error};
 use super::lock::{self, Acquire, LockFailure, begin_locked};
 use crate::error::{RecordError, StorageError};
-use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics, metrics_for};
 use crate::store::DEFAULT_TXN_DEADLINE;
+use crate::store::location::PgLocation;
 
 /// This process's counters of `location`'s lock.
 pub(crate) fn metrics(location: &PgLocation) -> Arc<Metrics> {

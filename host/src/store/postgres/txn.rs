@@ -8,7 +8,7 @@ use super::Writer;
 use super::connection::{ConnHandle, Prepared};
 use super::error::statement_error;
 use crate::error::RecordError;
-use crate::location::PgLocation;
+use crate::store::location::PgLocation;
 use crate::sync::locked;
 
 /// How far past the host's deadline the server may end a frozen host's

@@ -8,8 +8,8 @@ use super::connection::Prepared;
 use super::error::statement_error;
 use super::row::{column, record};
 use crate::error::{RecordError, RecordId};
-use crate::location::PgLocation;
-use crate::record::Record;
+use crate::store::location::PgLocation;
+use crate::store::record::Record;
 
 /// What a row costs beyond its name, in the table and its primary-key index
 /// (tuple header, line pointer, id, value, index entry), for the size estimate.

@@ -31,7 +31,7 @@ pub(crate) use self::writer::Writer;
 
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
-use crate::record::{Record, record_from_row};
+use crate::store::record::{Record, record_from_row};
 use crate::sync::locked;
 
 /// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);

@@ -4,7 +4,7 @@
 use super::*;
 use crate::error::Error;
 use crate::lock::LockStatus;
-use crate::record::Record;
+use crate::store::record::Record;
 use crate::store::{Backend, Database, DatabaseOptions};
 
 fn open(dir: &tempfile::TempDir) -> Database {

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::sql;
 use crate::error::{RecordError, RecordId};
 use crate::lock::WriteGuard;
-use crate::record::{Record, record_from_row};
+use crate::store::record::{Record, record_from_row};
 
 /// The right to write one SQLite store: its connection, borrowed for as long as
 /// the store's write lock is held. Made only by `SqliteStore` (single writes) and
