@@ -16,11 +16,11 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::records::plugin::{store, types};
-use crate::bounded_io::BoundedIo;
 use crate::error::{RecordError, RecordId, StorageError};
 use crate::import_error::ImportError;
-use crate::limits::{Limits, PluginLimiter};
-use crate::output::PrefixedOutput;
+use crate::sandbox::bounded_io::BoundedIo;
+use crate::sandbox::limits::{Limits, PluginLimiter};
+use crate::sandbox::output::PrefixedOutput;
 use crate::store::Database;
 use crate::store::record::Record;
 use crate::store::{TxnShared, WriteTxn};

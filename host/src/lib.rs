@@ -85,7 +85,6 @@ compile_error!(
 );
 
 mod bindings;
-mod bounded_io;
 mod cache;
 pub mod conformance;
 pub mod contract;
@@ -93,24 +92,23 @@ pub mod display;
 mod error;
 mod host;
 mod import_error;
-pub mod limits;
 pub mod lock;
 mod open_databases;
-mod output;
 pub mod plugin_host;
 pub mod runtime;
+mod sandbox;
 pub mod store;
 mod sync;
 pub mod tenant;
 pub mod trusted_file;
 
 pub use error::{Error, RecordError, RecordId, StorageError};
-pub use limits::Limits;
 pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
 pub use runtime::{ExportFunc, ExportedFunc, Plugin, PluginInstance, Runtime, RuntimeBuilder};
+pub use sandbox::limits::Limits;
 pub use store::record::Record;
 pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};
 pub use tenant::{InvalidTenantName, TenantName};

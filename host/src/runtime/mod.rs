@@ -31,11 +31,11 @@ pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
 pub use self::surface::ExportedFunc;
 
 use crate::bindings;
-use crate::bounded_io;
 use crate::cache::CompiledCache;
 use crate::error::{Error, one_line};
 use crate::host::HostState;
-use crate::limits::{Limits, start_epoch_ticker};
+use crate::sandbox::bounded_io;
+use crate::sandbox::limits::{Limits, start_epoch_ticker};
 
 /// The reference plugin, built from `guest/` by the build script and embedded
 /// (feature `reference-plugin`, on by default).

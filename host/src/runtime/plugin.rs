@@ -12,7 +12,7 @@ use super::instance::PluginInstance;
 use super::surface::{self, ExportedFunc};
 use crate::error::{Error, one_line};
 use crate::host::{HostState, Stdio};
-use crate::limits::Limits;
+use crate::sandbox::limits::Limits;
 use crate::store::Database;
 use crate::tenant::TenantName;
 
