@@ -85,7 +85,6 @@ compile_error!(
 );
 
 mod bindings;
-mod cache;
 pub mod conformance;
 pub mod contract;
 pub mod display;

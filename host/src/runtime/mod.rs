@@ -10,6 +10,7 @@
 //! Every call into a plugin runs under its time limit (`call.rs`), which holds
 //! while the guest computes, sleeps, or waits in any WASI or store call.
 
+mod cache;
 mod call;
 mod dynamic;
 mod engine;
@@ -30,8 +31,8 @@ pub use self::plugin::Plugin;
 pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
 pub use self::surface::ExportedFunc;
 
+use self::cache::CompiledCache;
 use crate::bindings;
-use crate::cache::CompiledCache;
 use crate::error::{Error, one_line};
 use crate::host::HostState;
 use crate::sandbox::bounded_io;
