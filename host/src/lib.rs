@@ -92,7 +92,6 @@ mod error;
 mod host;
 mod import_error;
 pub mod lock;
-mod open_databases;
 pub mod plugin_host;
 pub mod runtime;
 mod sandbox;
