@@ -84,13 +84,11 @@ compile_error!(
      its write lock is an flock and its files are opened with Unix flags"
 );
 
-mod bindings;
 pub mod conformance;
 pub mod contract;
 pub mod display;
 mod error;
-mod host;
-mod import_error;
+mod imports;
 pub mod lock;
 pub mod plugin_host;
 pub mod runtime;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::error::Error;
-use crate::host::HostState;
+use crate::imports::host::HostState;
 
 /// Runs `call` on `store` with a fresh time (and fuel) budget. On a trap or a
 /// limit, rolls back the instance's open transactions before returning.

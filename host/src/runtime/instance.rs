@@ -11,10 +11,10 @@ use wasmtime::Store;
 use wasmtime::component::{Func, Instance, InstancePre};
 
 use super::call;
-use crate::bindings::exports::records::plugin::{counters, records};
-use crate::bindings::records::plugin::types;
 use crate::error::{Error, RecordId, StorageError, one_line};
-use crate::host::HostState;
+use crate::imports::bindings::exports::records::plugin::{counters, records};
+use crate::imports::bindings::records::plugin::types;
+use crate::imports::host::HostState;
 use crate::store::Database;
 use crate::store::record::Record;
 

@@ -32,9 +32,9 @@ pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
 pub use self::surface::ExportedFunc;
 
 use self::cache::CompiledCache;
-use crate::bindings;
 use crate::error::{Error, one_line};
-use crate::host::HostState;
+use crate::imports::bindings;
+use crate::imports::host::HostState;
 use crate::sandbox::bounded_io;
 use crate::sandbox::limits::{Limits, start_epoch_ticker};
 

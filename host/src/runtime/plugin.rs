@@ -11,7 +11,7 @@ use super::call;
 use super::instance::PluginInstance;
 use super::surface::{self, ExportedFunc};
 use crate::error::{Error, one_line};
-use crate::host::{HostState, Stdio};
+use crate::imports::host::{HostState, Stdio};
 use crate::sandbox::limits::Limits;
 use crate::store::Database;
 use crate::tenant::TenantName;

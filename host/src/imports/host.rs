@@ -15,9 +15,9 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::records::plugin::{store, types};
 use crate::error::{RecordError, RecordId, StorageError};
-use crate::import_error::ImportError;
+use crate::imports::bindings::records::plugin::{store, types};
+use crate::imports::error::ImportError;
 use crate::sandbox::bounded_io::BoundedIo;
 use crate::sandbox::limits::{Limits, PluginLimiter};
 use crate::sandbox::output::PrefixedOutput;
