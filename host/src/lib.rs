@@ -86,6 +86,7 @@ compile_error!(
 
 pub mod conformance;
 pub mod contract;
+mod deadline;
 pub mod display;
 mod error;
 mod imports;

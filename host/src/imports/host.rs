@@ -78,7 +78,7 @@ impl HostState {
             txns: Vec::new(),
             limits: limits.clone(),
             limiter: PluginLimiter::new(limits),
-            call_deadline: crate::lock::deadline_after(limits.timeout),
+            call_deadline: crate::deadline::deadline_after(limits.timeout),
             withheld: None,
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -4,6 +4,7 @@
 use super::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 fn lock_in(dir: &tempfile::TempDir, timeout_ms: u64) -> WriteLock {
     WriteLock::new(

@@ -39,7 +39,7 @@ pub(crate) fn run_bounded<T>(
 /// Gives the next call its full time and fuel budget.
 fn arm(store: &mut Store<HostState>) {
     let limits = store.data().limits();
-    let deadline = crate::lock::deadline_after(limits.timeout);
+    let deadline = crate::deadline::deadline_after(limits.timeout);
     let fuel = limits.fuel;
     store.data_mut().set_call_deadline(deadline);
     if let Some(fuel) = fuel {
