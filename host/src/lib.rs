@@ -104,7 +104,7 @@ pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
 pub use plugin_host::PluginHost;
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
-pub use runtime::{ExportFunc, ExportedFunc, Plugin, PluginInstance, Runtime, RuntimeBuilder};
+pub use runtime::{ExportName, InstanceFunc, Plugin, PluginInstance, Runtime, RuntimeBuilder};
 pub use sandbox::limits::Limits;
 pub use store::record::Record;
 pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};

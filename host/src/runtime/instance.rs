@@ -1,6 +1,6 @@
 //! A live plugin instance and the calls into it.
 //!
-//! Each typed method calls one export of the contract; `dynamic.rs` adds calls of
+//! Each typed method calls one export of the contract; `call_by_name.rs` adds calls of
 //! any export by name with component values. Every call is bounded by the plugin's
 //! limits (see `call.rs`); once a call was stopped, the instance refuses further
 //! calls, since the guest's state may be half updated.
@@ -11,6 +11,7 @@ use wasmtime::Store;
 use wasmtime::component::{Func, Instance, InstancePre};
 
 use super::call;
+use super::export_names::ExportName;
 use crate::error::{Error, RecordId, StorageError, one_line};
 use crate::imports::bindings::exports::records::plugin::{counters, records};
 use crate::imports::bindings::records::plugin::types;
@@ -29,7 +30,7 @@ pub struct PluginInstance {
     /// The pre-linked component, to find its typed exports.
     pre: InstancePre<HostState>,
     /// The plugin's exported functions.
-    exports: Arc<[super::ExportedFunc]>,
+    exports: Arc<[ExportName]>,
     store: Store<HostState>,
     instance: Instance,
     records: Option<records::Guest>,
@@ -42,7 +43,7 @@ impl PluginInstance {
     pub(crate) fn new(
         name: Arc<str>,
         pre: InstancePre<HostState>,
-        exports: Arc<[super::ExportedFunc]>,
+        exports: Arc<[ExportName]>,
         store: Store<HostState>,
         instance: Instance,
     ) -> Self {
@@ -64,7 +65,7 @@ impl PluginInstance {
     }
 
     /// The plugin's exported functions.
-    pub(super) fn exports(&self) -> &[super::ExportedFunc] {
+    pub(super) fn exports(&self) -> &[ExportName] {
         &self.exports
     }
 
@@ -77,7 +78,7 @@ impl PluginInstance {
     }
 
     /// The function `export` names in this instance, if it is one.
-    pub(super) fn lookup(&mut self, export: &super::ExportedFunc) -> Option<Func> {
+    pub(super) fn lookup(&mut self, export: &ExportName) -> Option<Func> {
         let parent = match &export.interface {
             Some(interface) => Some(self.instance.get_export_index(
                 &mut self.store,

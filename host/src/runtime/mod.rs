@@ -12,12 +12,12 @@
 
 mod cache;
 mod call;
-mod dynamic;
+mod call_by_name;
 mod engine;
+mod export_names;
 mod instance;
 mod plugin;
 mod source;
-mod surface;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,11 +25,11 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-pub use self::dynamic::ExportFunc;
+pub use self::call_by_name::InstanceFunc;
+pub use self::export_names::ExportName;
 pub use self::instance::PluginInstance;
 pub use self::plugin::Plugin;
 pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
-pub use self::surface::ExportedFunc;
 
 use self::cache::CompiledCache;
 use crate::error::{Error, one_line};
