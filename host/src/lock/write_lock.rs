@@ -80,17 +80,21 @@ impl WriteLock {
         self.acquire_by(label, None)
     }
 
-    /// Like [`acquire`](Self::acquire), but gives up at `cap` if that comes before
-    /// the lock's timeout: for a caller with less time left than the timeout.
+    /// Like [`acquire`](Self::acquire), but gives up at `deadline` if that comes
+    /// before the lock's timeout: for a caller with less time left than the timeout.
     ///
     /// # Errors
     /// As [`acquire`](Self::acquire).
-    pub fn acquire_by(&self, label: &str, cap: Option<Instant>) -> Result<WriteGuard, LockError> {
+    pub fn acquire_by(
+        &self,
+        label: &str,
+        deadline: Option<Instant>,
+    ) -> Result<WriteGuard, LockError> {
         let start = Instant::now();
-        let deadline = start
+        let timed_out_at = start
             .checked_add(self.timeout)
             .unwrap_or_else(|| deadline_after(self.timeout));
-        let deadline = cap.map_or(deadline, |cap| cap.min(deadline));
+        let deadline = deadline.map_or(timed_out_at, |deadline| deadline.min(timed_out_at));
         loop {
             match self.attempt(label, start, deadline) {
                 Err(Attempt::Replaced) if Instant::now() < deadline => {}

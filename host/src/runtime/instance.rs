@@ -230,51 +230,45 @@ impl PluginInstance {
     }
 
     fn records(&mut self) -> Result<records::Guest, Error> {
-        let Self {
-            name,
-            pre,
-            store,
-            instance,
-            records: slot,
-            ..
-        } = self;
-        cached_export(slot, name, "records", || {
-            records::GuestIndices::new(pre)?.load(store, instance)
-        })
+        self.guest_export(
+            "records",
+            |i| &mut i.records,
+            |pre, store, instance| records::GuestIndices::new(pre)?.load(store, instance),
+        )
     }
 
     fn counters(&mut self) -> Result<counters::Guest, Error> {
-        let Self {
-            name,
-            pre,
-            store,
-            instance,
-            counters: slot,
-            ..
-        } = self;
-        cached_export(slot, name, "counters", || {
-            counters::GuestIndices::new(pre)?.load(store, instance)
-        })
+        self.guest_export(
+            "counters",
+            |i| &mut i.counters,
+            |pre, store, instance| counters::GuestIndices::new(pre)?.load(store, instance),
+        )
     }
-}
 
-/// The typed handle of an exported interface: loaded (and type-checked) on first
-/// use, then kept, since a plugin need not export every interface of the world.
-fn cached_export<G: Clone>(
-    slot: &mut Option<G>,
-    plugin: &str,
-    interface: &str,
-    load: impl FnOnce() -> wasmtime::Result<G>,
-) -> Result<G, Error> {
-    if let Some(loaded) = slot {
-        return Ok(loaded.clone());
+    /// The typed handle of the exported `interface`, kept in `slot`: loaded (and
+    /// type-checked) on first use, then kept, since a plugin need not export every
+    /// interface of the world.
+    fn guest_export<G: Clone>(
+        &mut self,
+        interface: &str,
+        slot: fn(&mut Self) -> &mut Option<G>,
+        load: impl FnOnce(
+            &InstancePre<HostState>,
+            &mut Store<HostState>,
+            &Instance,
+        ) -> wasmtime::Result<G>,
+    ) -> Result<G, Error> {
+        if let Some(loaded) = slot(self) {
+            return Ok(loaded.clone());
+        }
+        let loaded = load(&self.pre, &mut self.store, &self.instance).map_err(|e| {
+            Error::BadCall(format!(
+                "plugin {} does not export records:plugin/{interface}: {}",
+                self.name,
+                one_line(&e)
+            ))
+        })?;
+        *slot(self) = Some(loaded.clone());
+        Ok(loaded)
     }
-    let loaded = load().map_err(|e| {
-        Error::BadCall(format!(
-            "plugin {plugin} does not export records:plugin/{interface}: {}",
-            one_line(&e)
-        ))
-    })?;
-    *slot = Some(loaded.clone());
-    Ok(loaded)
 }
