@@ -5,8 +5,8 @@
 //! exports. [`Error`] is everything an embedder can meet when loading plugins and
 //! calling them. Binaries report either once, at their edge.
 
-use crate::limits::{Limits, MemoryLimitExceeded};
 use crate::lock::LockTimeout;
+use crate::sandbox::limits::{Limits, MemoryLimitExceeded};
 use crate::tenant::InvalidTenantName;
 
 /// A record's primary key.

@@ -48,11 +48,11 @@
 //! compiles a plugin once and runs each call in a fresh, limited instance over the
 //! tenant's own database; see `examples/service.rs`.
 //!
-//! The pieces, in the direction data flows: [`runtime`] (engine, plugins,
+//! The pieces, in the direction data flows: `runtime` ([`Runtime`], engine, plugins,
 //! instances, every call bounded by its limits) calls into the store imports,
-//! which use [`store`] (the storage seam: a [`Database`] on SQLite or PostgreSQL,
+//! which use `store` (the storage seam: a [`Database`] on SQLite or PostgreSQL,
 //! reads, single writes under the lock, and write transactions: a [`WriteTxn`]
-//! holds the lock and has a deadline), which uses [`lock`] (the flock write lock,
+//! holds the lock and has a deadline), which uses `lock` ([`WriteLock`], the flock write lock,
 //! which knows nothing about wasm or SQL). The statements that write are methods
 //! of a backend's writer, which only that backend's held lock hands out, so none
 //! runs without the lock.
@@ -84,38 +84,41 @@ compile_error!(
      its write lock is an flock and its files are opened with Unix flags"
 );
 
-mod bindings;
-mod bounded_io;
-mod cache;
 pub mod conformance;
 pub mod contract;
+mod deadline;
 pub mod display;
 mod error;
-mod host;
-mod import_error;
-pub mod limits;
-pub mod location;
-pub mod lock;
-mod open_databases;
-mod output;
-pub mod plugin_host;
-mod reaper;
-mod record;
-pub mod runtime;
-pub mod store;
+mod imports;
+mod lock;
+mod plugin_host;
+mod runtime;
+mod sandbox;
+mod store;
 mod sync;
-pub mod tenant;
+mod tenant;
 pub mod trusted_file;
 
 pub use error::{Error, RecordError, RecordId, StorageError};
-pub use limits::Limits;
-pub use lock::{LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock};
+pub use lock::{
+    DEFAULT_LOCK_TIMEOUT, LockError, LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock,
+    process_lock_metrics,
+};
 pub use plugin_host::PluginHost;
-pub use record::Record;
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
-pub use runtime::{ExportFunc, ExportedFunc, Plugin, PluginInstance, Runtime, RuntimeBuilder};
-pub use store::{Database, DatabaseOptions, Location, TenantHome, WriteTxn};
+pub use runtime::{
+    DEFAULT_MAX_PLUGIN_SIZE, ExportName, InstanceFunc, Plugin, PluginInstance, Runtime,
+    RuntimeBuilder,
+};
+pub use sandbox::limits::Limits;
+pub use store::Error as StoreError;
+pub use store::location::is_postgres_url;
+pub use store::record::Record;
+pub use store::{
+    DEFAULT_TXN_DEADLINE, Database, DatabaseOptions, Location, TenantHome, WriteTxn,
+    lock_metrics_at, lock_status_at, probe_lock,
+};
 pub use tenant::{InvalidTenantName, TenantName};
 pub use wasmtime::component::Val;
 

@@ -262,8 +262,8 @@ fn the_portable_mode_uses_no_shared_words() {
 /// writer (it used to lock the deleted file and write alongside it).
 #[test]
 fn a_deleted_lock_file_is_reopened_not_locked_stale() {
+    use records_host::LockError;
     use records_host::WriteLock;
-    use records_host::lock::LockError;
     let env = Env::new();
     let db = env.open_with_timeout(50);
     db.insert("before", 1).unwrap();

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use records_host::lock::DEFAULT_LOCK_TIMEOUT;
-use records_host::runtime::DEFAULT_MAX_PLUGIN_SIZE;
-use records_host::store::{DEFAULT_TXN_DEADLINE, lock_metrics_at};
+use records_host::DEFAULT_LOCK_TIMEOUT;
+use records_host::DEFAULT_MAX_PLUGIN_SIZE;
+use records_host::{DEFAULT_TXN_DEADLINE, lock_metrics_at};
 use records_host::{Database, DatabaseOptions, Limits, Runtime, RuntimeBuilder};
 
 use super::target::Target;

@@ -25,7 +25,7 @@ mod wit;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use records_host::{Error, store};
+use records_host::{Error, StoreError};
 
 use self::call::Call;
 use self::check::Check;
@@ -120,7 +120,7 @@ fn report(err: &anyhow::Error) -> u8 {
     // Opening a database can need the lock too (to create its schema).
     let timeout = match (
         err.downcast_ref::<Error>(),
-        err.downcast_ref::<store::Error>(),
+        err.downcast_ref::<StoreError>(),
     ) {
         (Some(e), _) => e.lock_timeout(),
         (None, Some(e)) => e.lock_timeout(),

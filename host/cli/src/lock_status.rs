@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use records_host::store::{lock_status_at, probe_lock};
 use records_host::{Error, LockStatus, RecordError};
+use records_host::{lock_status_at, probe_lock};
 
 use super::target::Target;
 use crate::exit;

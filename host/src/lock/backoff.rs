@@ -25,7 +25,7 @@ impl Backoff {
             .map_or(0, |d| d.subsec_nanos());
         Self {
             next: FIRST_BACKOFF,
-            seed: u64::from(nanos) ^ (u64::from(super::pid()) << 32) | 1,
+            seed: u64::from(nanos) ^ (u64::from(super::holder::pid()) << 32) | 1,
         }
     }
 

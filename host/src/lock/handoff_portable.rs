@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::LockError;
+use super::error::LockError;
 
 /// How long a waiter respects the queue before it tries out of turn (unused here).
 pub(crate) const STALE: Duration = Duration::from_millis(25);

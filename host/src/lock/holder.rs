@@ -16,12 +16,18 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt as _;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::proc_locks::{self, LockKind};
 use crate::display::escape_control;
 use crate::sync::locked;
+
+/// This process's id, read once: `std::process::id()` is a syscall every time.
+pub(crate) fn pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
 
 /// The size of the holder record at the start of the lock file.
 pub(crate) const RECORD_SIZE: usize = 256;
@@ -74,7 +80,7 @@ impl LastRecord {
 pub(crate) fn write_record(file: &File, label: &str) -> io::Result<()> {
     let mut info = format!(
         "pid:{}\ntime:{}\n",
-        super::pid(),
+        pid(),
         humantime::format_rfc3339_millis(SystemTime::now())
     );
     if !label.is_empty() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::sync::locked;
 
-/// What [`WriteLock::metrics`](super::WriteLock::metrics) reports: this process's
+/// What [`WriteLock::metrics`](crate::WriteLock::metrics) reports: this process's
 /// acquisitions of one lock file, over all its `WriteLock`s. Its `Display` is one
 /// line for logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

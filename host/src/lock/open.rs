@@ -13,7 +13,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-use super::LockError;
+use super::error::LockError;
 
 /// How [`open_checked`] opens the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

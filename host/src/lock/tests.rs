@@ -1,9 +1,11 @@
 //! Unit tests of the write lock: timeouts, zero timeouts, release on every path,
 //! threads, replaced files and what is refused.
 
+use super::write_lock::LOCK_FILE_NAME;
 use super::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 fn lock_in(dir: &tempfile::TempDir, timeout_ms: u64) -> WriteLock {
     WriteLock::new(

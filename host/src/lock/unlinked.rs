@@ -15,8 +15,8 @@
 
 use std::path::Path;
 
-use super::LockStatus;
 use super::holder::describe_process;
+use super::status::LockStatus;
 
 /// The status of the lock at `path` when the file there is missing or unlocked:
 /// `Held` by a process that still holds the file that was there, else `Free`.
@@ -78,7 +78,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::lock::WriteLock;
+    use crate::lock::write_lock::WriteLock;
 
     #[test]
     fn a_lock_held_on_a_deleted_or_replaced_file_is_found_by_its_old_path() {

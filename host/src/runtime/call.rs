@@ -14,7 +14,7 @@ use std::time::Instant;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::error::Error;
-use crate::host::HostState;
+use crate::imports::host::HostState;
 
 /// Runs `call` on `store` with a fresh time (and fuel) budget. On a trap or a
 /// limit, rolls back the instance's open transactions before returning.
@@ -39,7 +39,7 @@ pub(crate) fn run_bounded<T>(
 /// Gives the next call its full time and fuel budget.
 fn arm(store: &mut Store<HostState>) {
     let limits = store.data().limits();
-    let deadline = crate::lock::deadline_after(limits.timeout);
+    let deadline = crate::deadline::deadline_after(limits.timeout);
     let fuel = limits.fuel;
     store.data_mut().set_call_deadline(deadline);
     if let Some(fuel) = fuel {

@@ -1,6 +1,6 @@
 //! A live plugin instance and the calls into it.
 //!
-//! Each typed method calls one export of the contract; `dynamic.rs` adds calls of
+//! Each typed method calls one export of the contract; `call_by_name.rs` adds calls of
 //! any export by name with component values. Every call is bounded by the plugin's
 //! limits (see `call.rs`); once a call was stopped, the instance refuses further
 //! calls, since the guest's state may be half updated.
@@ -11,12 +11,13 @@ use wasmtime::Store;
 use wasmtime::component::{Func, Instance, InstancePre};
 
 use super::call;
-use crate::bindings::exports::records::plugin::{counters, records};
-use crate::bindings::records::plugin::types;
+use super::export_names::ExportName;
 use crate::error::{Error, RecordId, StorageError, one_line};
-use crate::host::HostState;
-use crate::record::Record;
+use crate::imports::bindings::exports::records::plugin::{counters, records};
+use crate::imports::bindings::records::plugin::types;
+use crate::imports::host::HostState;
 use crate::store::Database;
+use crate::store::record::Record;
 
 /// A live plugin instance: its own wasm state and its database.
 ///
@@ -29,7 +30,7 @@ pub struct PluginInstance {
     /// The pre-linked component, to find its typed exports.
     pre: InstancePre<HostState>,
     /// The plugin's exported functions.
-    exports: Arc<[super::ExportedFunc]>,
+    exports: Arc<[ExportName]>,
     store: Store<HostState>,
     instance: Instance,
     records: Option<records::Guest>,
@@ -42,7 +43,7 @@ impl PluginInstance {
     pub(crate) fn new(
         name: Arc<str>,
         pre: InstancePre<HostState>,
-        exports: Arc<[super::ExportedFunc]>,
+        exports: Arc<[ExportName]>,
         store: Store<HostState>,
         instance: Instance,
     ) -> Self {
@@ -64,7 +65,7 @@ impl PluginInstance {
     }
 
     /// The plugin's exported functions.
-    pub(super) fn exports(&self) -> &[super::ExportedFunc] {
+    pub(super) fn exports(&self) -> &[ExportName] {
         &self.exports
     }
 
@@ -77,7 +78,7 @@ impl PluginInstance {
     }
 
     /// The function `export` names in this instance, if it is one.
-    pub(super) fn lookup(&mut self, export: &super::ExportedFunc) -> Option<Func> {
+    pub(super) fn lookup(&mut self, export: &ExportName) -> Option<Func> {
         let parent = match &export.interface {
             Some(interface) => Some(self.instance.get_export_index(
                 &mut self.store,
@@ -229,51 +230,45 @@ impl PluginInstance {
     }
 
     fn records(&mut self) -> Result<records::Guest, Error> {
-        let Self {
-            name,
-            pre,
-            store,
-            instance,
-            records: slot,
-            ..
-        } = self;
-        cached_export(slot, name, "records", || {
-            records::GuestIndices::new(pre)?.load(store, instance)
-        })
+        self.guest_export(
+            "records",
+            |i| &mut i.records,
+            |pre, store, instance| records::GuestIndices::new(pre)?.load(store, instance),
+        )
     }
 
     fn counters(&mut self) -> Result<counters::Guest, Error> {
-        let Self {
-            name,
-            pre,
-            store,
-            instance,
-            counters: slot,
-            ..
-        } = self;
-        cached_export(slot, name, "counters", || {
-            counters::GuestIndices::new(pre)?.load(store, instance)
-        })
+        self.guest_export(
+            "counters",
+            |i| &mut i.counters,
+            |pre, store, instance| counters::GuestIndices::new(pre)?.load(store, instance),
+        )
     }
-}
 
-/// The typed handle of an exported interface: loaded (and type-checked) on first
-/// use, then kept, since a plugin need not export every interface of the world.
-fn cached_export<G: Clone>(
-    slot: &mut Option<G>,
-    plugin: &str,
-    interface: &str,
-    load: impl FnOnce() -> wasmtime::Result<G>,
-) -> Result<G, Error> {
-    if let Some(loaded) = slot {
-        return Ok(loaded.clone());
+    /// The typed handle of the exported `interface`, kept in `slot`: loaded (and
+    /// type-checked) on first use, then kept, since a plugin need not export every
+    /// interface of the world.
+    fn guest_export<G: Clone>(
+        &mut self,
+        interface: &str,
+        slot: fn(&mut Self) -> &mut Option<G>,
+        load: impl FnOnce(
+            &InstancePre<HostState>,
+            &mut Store<HostState>,
+            &Instance,
+        ) -> wasmtime::Result<G>,
+    ) -> Result<G, Error> {
+        if let Some(loaded) = slot(self) {
+            return Ok(loaded.clone());
+        }
+        let loaded = load(&self.pre, &mut self.store, &self.instance).map_err(|e| {
+            Error::BadCall(format!(
+                "plugin {} does not export records:plugin/{interface}: {}",
+                self.name,
+                one_line(&e)
+            ))
+        })?;
+        *slot(self) = Some(loaded.clone());
+        Ok(loaded)
     }
-    let loaded = load().map_err(|e| {
-        Error::BadCall(format!(
-            "plugin {plugin} does not export records:plugin/{interface}: {}",
-            one_line(&e)
-        ))
-    })?;
-    *slot = Some(loaded.clone());
-    Ok(loaded)
 }

@@ -10,13 +10,14 @@
 //! Every call into a plugin runs under its time limit (`call.rs`), which holds
 //! while the guest computes, sleeps, or waits in any WASI or store call.
 
+mod cache;
 mod call;
-mod dynamic;
+mod call_by_name;
 mod engine;
+mod export_names;
 mod instance;
 mod plugin;
 mod source;
-mod surface;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,18 +25,18 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-pub use self::dynamic::ExportFunc;
+pub use self::call_by_name::InstanceFunc;
+pub use self::export_names::ExportName;
 pub use self::instance::PluginInstance;
 pub use self::plugin::Plugin;
 pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
-pub use self::surface::ExportedFunc;
 
-use crate::bindings;
-use crate::bounded_io;
-use crate::cache::CompiledCache;
+use self::cache::CompiledCache;
 use crate::error::{Error, one_line};
-use crate::host::HostState;
-use crate::limits::{Limits, start_epoch_ticker};
+use crate::imports::bindings;
+use crate::imports::host::HostState;
+use crate::sandbox::bounded_io;
+use crate::sandbox::limits::{Limits, start_epoch_ticker};
 
 /// The reference plugin, built from `guest/` by the build script and embedded
 /// (feature `reference-plugin`, on by default).

@@ -8,11 +8,11 @@ use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
 use super::call;
+use super::export_names::{self, ExportName};
 use super::instance::PluginInstance;
-use super::surface::{self, ExportedFunc};
 use crate::error::{Error, one_line};
-use crate::host::{HostState, Stdio};
-use crate::limits::Limits;
+use crate::imports::host::{HostState, Stdio};
+use crate::sandbox::limits::Limits;
 use crate::store::Database;
 use crate::tenant::TenantName;
 
@@ -25,14 +25,15 @@ pub struct Plugin {
     limits: Limits,
     /// Its exported functions, listed once: every call by name resolves against
     /// them.
-    exports: Arc<[ExportedFunc]>,
+    exports: Arc<[ExportName]>,
 }
 
 impl Plugin {
     pub(crate) fn new(name: &str, pre: InstancePre<HostState>, limits: Limits) -> Self {
         let component = pre.component();
         let exports =
-            surface::exported_functions(component.engine(), &component.component_type()).into();
+            export_names::exported_functions(component.engine(), &component.component_type())
+                .into();
         Self {
             name: name.into(),
             pre,
@@ -50,11 +51,11 @@ impl Plugin {
     /// `records:plugin/store@0.1.0`), all of which the host provides.
     pub fn imports(&self) -> Vec<String> {
         let component = self.pre.component();
-        surface::imports(component.engine(), &component.component_type())
+        export_names::imports(component.engine(), &component.component_type())
     }
 
     /// Every function the plugin exports, at the top level or in an interface.
-    pub fn exported_functions(&self) -> Vec<ExportedFunc> {
+    pub fn exported_functions(&self) -> Vec<ExportName> {
         self.exports.to_vec()
     }
 

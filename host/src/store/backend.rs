@@ -12,9 +12,9 @@ use std::path::Path;
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use crate::error::{RecordError, RecordId};
-use crate::location::Location;
 use crate::lock::{LockMetrics, LockStatus, WriteLock};
-use crate::record::Record;
+use crate::store::location::Location;
+use crate::store::record::Record;
 
 /// An open store, on one backend or the other.
 #[derive(Debug)]

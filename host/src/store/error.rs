@@ -9,8 +9,8 @@
 
 use crate::display::{error_chain, escape_control};
 use crate::error::{RecordError, StorageError};
-use crate::location::Location;
 use crate::lock::{LockError, LockTimeout};
+use crate::store::location::Location;
 
 /// What a full database says, on either backend.
 const FULL: &str = "the database is full: it reached its size limit (or the disk is full)";

@@ -23,8 +23,11 @@
 
 mod backend;
 mod error;
+pub mod location;
 mod options;
 mod postgres;
+mod reaper;
+pub(crate) mod record;
 mod sqlite;
 mod status;
 mod txn;
@@ -34,24 +37,23 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use self::error::Error;
+pub use self::location::{Location, PgLocation, TenantHome};
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};
-pub use self::sqlite::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::status::lock_status_in;
 pub use self::status::{lock_metrics_at, lock_status_at, probe_lock};
 pub use self::txn::WriteTxn;
-pub use crate::location::{DEFAULT_SCHEMA, Location, PgLocation, TenantHome};
 
 pub(crate) use self::postgres::Pool;
 pub(crate) use self::txn::TxnShared;
 
 use self::backend::Backend;
 use self::postgres::PgStore;
+use self::record::Record;
 use self::sqlite::SqliteStore;
 use self::txn::BackendTxn;
 pub(crate) use self::writer::Writer;
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus};
-use crate::record::Record;
 
 /// RFC 3339 stops at year 9999; later deadlines are shown as `never`.
 const MAX_DISPLAYABLE: Duration = Duration::from_secs(253_402_300_799);

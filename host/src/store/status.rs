@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::error::Error as StoreError;
 use super::{Pool, postgres, sqlite};
 use crate::error::{Error, RecordError};
-use crate::location::Location;
 use crate::lock::{LockMetrics, LockStatus};
+use crate::store::location::Location;
 
 /// The status of the write lock of the database at `location`, without opening
 /// the database or creating anything: `lock-status`.

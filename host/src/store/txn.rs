@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use super::writer::Writer;
 use super::{postgres, sqlite};
 use crate::error::{RecordError, RecordId};
-use crate::reaper::{self, Expire, Watched};
-use crate::record::Record;
+use crate::store::reaper::{self, Expire, Watched};
+use crate::store::record::Record;
 use crate::sync::locked;
 
 /// An open write transaction, holding the write lock.

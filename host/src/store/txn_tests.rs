@@ -145,7 +145,7 @@ fn a_new_transaction_can_begin_once_the_old_one_expired() {
 fn ended_transactions_leave_nothing_for_the_reaper() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir, 3_600_000);
-    let before = crate::reaper::watched();
+    let before = crate::store::reaper::watched();
     for i in 0..1000 {
         let txn = db.begin_write().unwrap();
         txn.insert("x", i).unwrap();
@@ -157,9 +157,9 @@ fn ended_transactions_leave_nothing_for_the_reaper() {
     }
     // Other tests' transactions may come and go meanwhile: a handful at most.
     assert!(
-        crate::reaper::watched() < before + 50,
+        crate::store::reaper::watched() < before + 50,
         "{} watched",
-        crate::reaper::watched()
+        crate::store::reaper::watched()
     );
     assert_eq!(db.count().unwrap(), 500);
 }

@@ -3,7 +3,7 @@
 
 use super::{postgres, sqlite};
 use crate::error::{RecordError, RecordId};
-use crate::record::Record;
+use crate::store::record::Record;
 
 /// The right to write, handed out only while the database's lock is held.
 pub(crate) enum Writer<'w, 'a> {

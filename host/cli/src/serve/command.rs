@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use records_host::location::is_postgres_url;
+use records_host::is_postgres_url;
 use records_host::{PluginHost, TenantHome, TenantName};
 use tokio::signal::unix::{SignalKind, signal};
 

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use self::page::{FILE_LEN, SharedPage};
-use super::LockError;
+use super::error::LockError;
 use super::open::{Access, Attempt, open_checked};
 
 /// The shared words, at the start of the mapped file.

@@ -1,7 +1,7 @@
 //! Unit tests of the shared words: queue order, handoff, repair, refusal.
 
 use super::*;
-use crate::lock::{LOCK_FILE_NAME, WriteLock};
+use crate::lock::write_lock::{LOCK_FILE_NAME, WriteLock};
 
 fn lock_in(dir: &tempfile::TempDir, timeout_ms: u64) -> WriteLock {
     WriteLock::new(

@@ -9,7 +9,7 @@ use super::error::pg_error;
 use super::row::column;
 use super::sql;
 use crate::error::{RecordError, StorageError};
-use crate::location::PgLocation;
+use crate::store::location::PgLocation;
 
 /// What a schema holds, as far as records-host is concerned.
 pub(super) enum Kind {

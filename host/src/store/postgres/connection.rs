@@ -16,7 +16,7 @@ use postgres::{Client, Config, NoTls, Statement};
 use super::error::pg_error;
 use super::sql::Text;
 use crate::error::{RecordError, StorageError};
-use crate::location::PgLocation;
+use crate::store::location::PgLocation;
 use crate::sync::locked;
 
 /// A connection and the statements prepared on it, by schema.

@@ -6,7 +6,7 @@ use postgres::error::SqlState;
 
 use crate::display::escape_control;
 use crate::error::{RecordError, StorageError};
-use crate::location::PgLocation;
+use crate::store::location::PgLocation;
 
 /// `e`, met while doing `what` at `location`, as one line.
 pub(crate) fn pg_error(location: &PgLocation, e: &postgres::Error, what: &str) -> RecordError {

@@ -33,7 +33,7 @@ use super::error::pg_error;
 use super::locked::{Acquire, LockFailure, Locked};
 use super::sql::quote;
 use crate::error::RecordError;
-use crate::location::{PgLocation, legacy_tenant_schema};
+use crate::store::location::{PgLocation, legacy_tenant_schema};
 
 /// Renames the schema an older release made for `location`'s tenant to
 /// `location`'s schema, when that one does not exist and the old one is

@@ -15,7 +15,7 @@ use super::super::connection::{ConnHandle, PgConn};
 use super::super::lock::key;
 use super::super::sql::{Text, quote};
 use super::*;
-use crate::location::{Location, PgLocation};
+use crate::store::location::{Location, PgLocation};
 use crate::tenant::TenantName;
 
 /// Schemas of their own on the test server, dropped with them.

@@ -42,9 +42,9 @@ use self::sql::Text;
 use self::txn::check_no_open_transaction;
 use self::writer::SizeLimit;
 use crate::error::{RecordError, RecordId, StorageError};
-use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics};
-use crate::record::Record;
+use crate::store::location::PgLocation;
+use crate::store::record::Record;
 use crate::sync::locked;
 
 /// An open PostgreSQL store: a connection (its own, or one from a pool) and the

@@ -7,7 +7,7 @@ use postgres::types::FromSql;
 
 use crate::display::{error_chain, escape_control};
 use crate::error::{RecordError, StorageError};
-use crate::record::Record;
+use crate::store::record::Record;
 
 /// The value of column `idx` of `row`, as a `T`.
 ///

@@ -19,7 +19,7 @@ use super::legacy;
 use super::locked::{Acquire, LockFailure, Locked};
 use super::sql::{self, SCHEMA_VERSION, Text};
 use crate::error::{RecordError, StorageError};
-use crate::location::PgLocation;
+use crate::store::location::PgLocation;
 
 /// How many times to create a missing schema while concurrent creators make the
 /// attempt fail and then roll back.

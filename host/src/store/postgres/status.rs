@@ -12,9 +12,9 @@ use super::error::{pg_error, statement_error};
 use super::lock;
 use super::locked::{Acquire, LockFailure, Locked};
 use crate::error::{RecordError, StorageError};
-use crate::location::PgLocation;
 use crate::lock::{LockMetrics, LockStatus, Metrics, metrics_for};
 use crate::store::DEFAULT_TXN_DEADLINE;
+use crate::store::location::PgLocation;
 
 /// This process's counters of `location`'s lock.
 pub(crate) fn metrics(location: &PgLocation) -> Arc<Metrics> {

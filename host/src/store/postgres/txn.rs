@@ -9,7 +9,7 @@ use super::error::statement_error;
 use super::locked::{Locked, Parked};
 use super::writer::{SizeLimit, Writer};
 use crate::error::RecordError;
-use crate::location::PgLocation;
+use crate::store::location::PgLocation;
 use crate::sync::locked;
 
 /// How far past the host's deadline the server may end a frozen host's

@@ -9,8 +9,8 @@ use super::error::statement_error;
 use super::locked::Locked;
 use super::row::{column, record};
 use crate::error::{RecordError, RecordId};
-use crate::location::PgLocation;
-use crate::record::Record;
+use crate::store::location::PgLocation;
+use crate::store::record::Record;
 use crate::store::writer::found;
 
 /// What a row costs beyond its name, in the table and its primary-key index

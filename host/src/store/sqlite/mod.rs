@@ -30,14 +30,13 @@ use std::time::{Duration, Instant};
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, FileControl, MAIN_DB, OpenFlags, OptionalExtension, params};
 
-pub use self::schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub(crate) use self::writer::Writer;
 
 use self::locked::Locked;
 use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
-use crate::record::{Record, record_from_row};
 use crate::store::error::Error;
+use crate::store::record::{Record, record_from_row};
 use crate::sync::locked;
 
 /// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);

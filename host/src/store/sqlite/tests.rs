@@ -1,10 +1,11 @@
 //! Unit tests of the record store: pragmas, CRUD, the lock around writes, and
 //! the databases it refuses to touch.
 
+use super::schema::{APPLICATION_ID, SCHEMA_VERSION};
 use super::*;
 use crate::lock::LockStatus;
-use crate::record::Record;
 use crate::store::Error;
+use crate::store::record::Record;
 use crate::store::{Backend, Database, DatabaseOptions};
 
 fn open(dir: &tempfile::TempDir) -> Database {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::locked::Locked;
 use super::sql;
 use crate::error::{RecordError, RecordId};
-use crate::record::{Record, record_from_row};
+use crate::store::record::{Record, record_from_row};
 use crate::store::writer::found;
 
 /// The right to write one SQLite store: its connection, borrowed for as long as

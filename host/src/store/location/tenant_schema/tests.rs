@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::location::DEFAULT_SCHEMA;
+use crate::store::location::DEFAULT_SCHEMA;
 
 fn tenant(name: &str) -> TenantName {
     TenantName::new(name).unwrap()

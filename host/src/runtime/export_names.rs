@@ -8,16 +8,18 @@ use wasmtime::component::types::{Component, ComponentItem};
 
 use crate::error::Error;
 
-/// An exported function: its interface (`None` for a world-level function) and name.
+/// The name of an exported function: its interface (`None` for a world-level
+/// function) and its own name. [`InstanceFunc`](crate::InstanceFunc) is the
+/// function itself, found in one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportedFunc {
+pub struct ExportName {
     /// The exported interface it belongs to, in full (`records:plugin/records@0.1.0`).
     pub interface: Option<String>,
     /// The function's name (`create-record`).
     pub func: String,
 }
 
-impl fmt::Display for ExportedFunc {
+impl fmt::Display for ExportName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.interface {
             Some(interface) => write!(f, "{interface}#{}", self.func),
@@ -26,7 +28,7 @@ impl fmt::Display for ExportedFunc {
     }
 }
 
-impl ExportedFunc {
+impl ExportName {
     /// Whether its interface is `wanted`, given in full
     /// (`records:plugin/records@0.1.0`), without its version, or by its short name
     /// (`records`).
@@ -52,18 +54,18 @@ pub(crate) fn imports(engine: &Engine, component: &Component) -> Vec<String> {
 }
 
 /// Every function `component` exports, at the top level or in an exported interface.
-pub(crate) fn exported_functions(engine: &Engine, component: &Component) -> Vec<ExportedFunc> {
+pub(crate) fn exported_functions(engine: &Engine, component: &Component) -> Vec<ExportName> {
     let mut exports = Vec::new();
     for (name, item) in component.exports(engine) {
         match item.ty {
-            ComponentItem::ComponentFunc(_) => exports.push(ExportedFunc {
+            ComponentItem::ComponentFunc(_) => exports.push(ExportName {
                 interface: None,
                 func: name.to_string(),
             }),
             ComponentItem::ComponentInstance(interface) => {
                 for (func, item) in interface.exports(engine) {
                     if matches!(item.ty, ComponentItem::ComponentFunc(_)) {
-                        exports.push(ExportedFunc {
+                        exports.push(ExportName {
                             interface: Some(name.to_string()),
                             func: func.to_string(),
                         });
@@ -79,12 +81,12 @@ pub(crate) fn exported_functions(engine: &Engine, component: &Component) -> Vec<
 /// The one export `name` means: `func`, or `interface#func` where the interface may
 /// be given in full (`records:plugin/records@0.1.0`), without its version, or by its
 /// short name (`records`).
-pub(crate) fn resolve(exports: &[ExportedFunc], name: &str) -> Result<ExportedFunc, Error> {
+pub(crate) fn resolve(exports: &[ExportName], name: &str) -> Result<ExportName, Error> {
     let (interface, func) = match name.rsplit_once('#') {
         Some((interface, func)) => (Some(interface), func),
         None => (None, name),
     };
-    let matching: Vec<&ExportedFunc> = exports
+    let matching: Vec<&ExportName> = exports
         .iter()
         .filter(|e| e.func == func)
         .filter(|e| interface.is_none_or(|wanted| e.in_interface(wanted)))
@@ -102,7 +104,7 @@ pub(crate) fn resolve(exports: &[ExportedFunc], name: &str) -> Result<ExportedFu
     }
 }
 
-fn list<'a>(exports: impl Iterator<Item = &'a ExportedFunc>) -> String {
+fn list<'a>(exports: impl Iterator<Item = &'a ExportName>) -> String {
     let names: Vec<String> = exports.map(ToString::to_string).collect();
     if names.is_empty() {
         "nothing".to_string()
@@ -115,8 +117,8 @@ fn list<'a>(exports: impl Iterator<Item = &'a ExportedFunc>) -> String {
 mod tests {
     use super::*;
 
-    fn exports() -> Vec<ExportedFunc> {
-        let export = |interface: Option<&str>, func: &str| ExportedFunc {
+    fn exports() -> Vec<ExportName> {
+        let export = |interface: Option<&str>, func: &str| ExportName {
             interface: interface.map(str::to_string),
             func: func.to_string(),
         };

@@ -15,14 +15,14 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::records::plugin::{store, types};
-use crate::bounded_io::BoundedIo;
 use crate::error::{RecordError, RecordId, StorageError};
-use crate::import_error::ImportError;
-use crate::limits::{Limits, PluginLimiter};
-use crate::output::PrefixedOutput;
-use crate::record::Record;
+use crate::imports::bindings::records::plugin::{store, types};
+use crate::imports::error::ImportError;
+use crate::sandbox::bounded_io::BoundedIo;
+use crate::sandbox::limits::{Limits, PluginLimiter};
+use crate::sandbox::output::PrefixedOutput;
 use crate::store::Database;
+use crate::store::record::Record;
 use crate::store::{TxnShared, WriteTxn};
 
 /// What a guest's stdio is connected to.
@@ -78,7 +78,7 @@ impl HostState {
             txns: Vec::new(),
             limits: limits.clone(),
             limiter: PluginLimiter::new(limits),
-            call_deadline: crate::lock::deadline_after(limits.timeout),
+            call_deadline: crate::deadline::deadline_after(limits.timeout),
             withheld: None,
             wasi: wasi.build(),
             table: ResourceTable::new(),

@@ -24,15 +24,18 @@
 //! thousand tenants then cost at most that many open databases (and their file
 //! descriptors), and a busy tenant's calls skip the open.
 
+mod open_databases;
+
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 use crate::lock::LockStatus;
-use crate::open_databases::OpenDatabases;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
 use crate::sync::locked;
 use crate::tenant::TenantName;
+
+use self::open_databases::OpenDatabases;
 
 /// How many PostgreSQL connections a host keeps at most, by default: calls beyond
 /// that many at once wait for a connection (up to 10 s).

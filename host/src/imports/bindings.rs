@@ -12,7 +12,7 @@ pub(crate) use generated::*;
 mod generated {
     #![allow(missing_docs)]
 
-    use crate::import_error::ImportError;
+    use crate::imports::error::ImportError;
 
     wasmtime::component::bindgen!({
         path: "../wit",

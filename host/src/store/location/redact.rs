@@ -76,7 +76,7 @@ fn encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::location::Location;
+    use crate::store::location::Location;
 
     #[test]
     fn passwords_are_never_shown() {

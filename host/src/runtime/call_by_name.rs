@@ -5,23 +5,24 @@
 use wasmtime::component::{Func, Type, Val};
 
 use super::call;
+use super::export_names::{self, ExportName};
 use super::instance::PluginInstance;
-use super::surface::{self, ExportedFunc};
 use crate::error::Error;
 
-/// One exported function of one instance, found by name: what to pass it.
+/// One exported function of one instance, found by name ([`ExportName`]): what
+/// to pass it, and the handle [`PluginInstance::call_func`] calls.
 /// It belongs to the instance that found it; another instance refuses it.
 #[derive(Debug, Clone)]
-pub struct ExportFunc {
-    export: ExportedFunc,
+pub struct InstanceFunc {
+    export: ExportName,
     func: Func,
     params: Vec<Type>,
     results: usize,
 }
 
-impl ExportFunc {
+impl InstanceFunc {
     /// Its full name (`records:plugin/records@0.1.0#create-record`).
-    pub fn export(&self) -> &ExportedFunc {
+    pub fn export(&self) -> &ExportName {
         &self.export
     }
 
@@ -40,13 +41,13 @@ impl PluginInstance {
     /// # Errors
     /// [`Error::BadCall`] when no export (or several) has that name; the message
     /// lists what the plugin exports.
-    pub fn find_func(&mut self, name: &str) -> Result<ExportFunc, Error> {
-        let export = surface::resolve(self.exports(), name)?;
+    pub fn find_func(&mut self, name: &str) -> Result<InstanceFunc, Error> {
+        let export = export_names::resolve(self.exports(), name)?;
         let func = self
             .lookup(&export)
             .ok_or_else(|| Error::BadCall(format!("{export} is not a function export")))?;
         let ty = func.ty(self.store());
-        Ok(ExportFunc {
+        Ok(InstanceFunc {
             params: ty.params().map(|(_, ty)| ty).collect(),
             results: ty.results().len(),
             export,
@@ -59,7 +60,7 @@ impl PluginInstance {
     /// # Errors
     /// [`Error::BadCall`] when the values do not fit its parameters;
     /// [`Error::Trap`] or a limit error when the plugin was stopped.
-    pub fn call_func(&mut self, func: &ExportFunc, params: &[Val]) -> Result<Vec<Val>, Error> {
+    pub fn call_func(&mut self, func: &InstanceFunc, params: &[Val]) -> Result<Vec<Val>, Error> {
         let _span =
             tracing::info_span!("call", plugin = %self.name(), func = %func.export.func).entered();
         self.check_not_stopped()?;
