@@ -92,6 +92,7 @@ mod error;
 mod imports;
 mod lock;
 mod plugin_host;
+mod record_error;
 mod runtime;
 mod sandbox;
 mod store;
@@ -99,12 +100,13 @@ mod sync;
 mod tenant;
 pub mod trusted_file;
 
-pub use error::{Error, RecordError, RecordId, StorageError};
+pub use error::Error;
 pub use lock::{
     DEFAULT_LOCK_TIMEOUT, LockError, LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock,
     process_lock_metrics,
 };
 pub use plugin_host::PluginHost;
+pub use record_error::{RecordError, RecordId, StorageError};
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
 pub use runtime::{

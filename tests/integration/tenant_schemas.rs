@@ -98,7 +98,8 @@ fn a_long_name_and_the_name_spelling_its_old_schema_do_not_share_a_lock() {
     let keys: Vec<(u32, u32, i16)> = client
         .query(
             "SELECT classid, objid, objsubid FROM pg_locks
-             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+             WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             &[],
         )
         .unwrap()

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use records_host::{Error, LockStatus, RecordError};
+use records_host::{LockStatus, StoreError};
 use records_host::{lock_status_at, probe_lock};
 
 use super::target::Target;
@@ -33,7 +33,7 @@ impl LockStatusCmd {
         };
         match probe_lock(&location, Duration::from_millis(ms)) {
             Ok(metrics) => println!("probe: {metrics}"),
-            Err(Error::Record(RecordError::LockTimeout(timeout))) => {
+            Err(StoreError::LockTimeout(timeout)) => {
                 println!("probe: {timeout}");
                 return Ok(exit::TEMPFAIL);
             }

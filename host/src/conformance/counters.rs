@@ -1,9 +1,9 @@
 //! Checks of the `counters` export (world `counters-plugin`): atomic
 //! read-modify-write that returns what it wrote and never creates or loses value.
 
-use crate::error::{RecordError, RecordId};
+use crate::record_error::{RecordError, RecordId};
 
-use super::Check;
+use super::session::Check;
 use super::session::{Session, describe};
 
 /// The functions of `counters`, and the checks that call them.

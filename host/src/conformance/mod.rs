@@ -12,68 +12,14 @@
 
 mod counters;
 mod records;
+mod report;
 mod session;
 
-use std::fmt;
-
+pub use self::report::{CheckResult, Report, Status};
 use crate::error::Error;
 use crate::runtime::{Plugin, Runtime};
 
-use self::session::Session;
-
-/// Whether one check passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// The plugin did what the contract says.
-    Pass,
-    /// It did not; the detail says what it did instead.
-    Fail,
-    /// Not run, because what it needs (loading, an export) failed.
-    Skip,
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Pass => "pass",
-            Self::Fail => "FAIL",
-            Self::Skip => "skip",
-        })
-    }
-}
-
-/// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckResult {
-    /// What is checked, such as `negative values round-trip`.
-    pub name: &'static str,
-    /// Passed, failed or skipped.
-    pub status: Status,
-    /// What was seen: the values tried, or what went wrong.
-    pub detail: String,
-}
-
-/// Every check's outcome for one plugin.
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// The plugin's name.
-    pub plugin: String,
-    /// `counters-plugin` when it exports `counters`, else `plugin`; `None` when it
-    /// could not be loaded.
-    pub world: Option<&'static str>,
-    /// The checks, in the order they ran.
-    pub checks: Vec<CheckResult>,
-}
-
-impl Report {
-    /// Whether every check passed (a skipped check counts as not passed).
-    pub fn passed(&self) -> bool {
-        self.checks.iter().all(|check| check.status == Status::Pass)
-    }
-}
-
-/// A named behaviour check: `Ok(detail)` when the plugin passed it.
-type Check = (&'static str, fn(&mut Session) -> Result<String, String>);
+use self::session::{Check, Session};
 
 /// Reads the plugin file at `path`, loads it with `runtime` (so with its limits)
 /// and runs every check that applies to the world it targets. A component that

@@ -1,9 +1,9 @@
 //! Checks of the `records` export: every function, the error cases the contract
 //! names, values across the whole s64 range, and paging past the store's cap.
 
-use crate::error::{RecordError, RecordId};
+use crate::record_error::{RecordError, RecordId};
 
-use super::Check;
+use super::session::Check;
 use super::session::{Session, describe};
 
 /// The functions of `records`, and the checks that call them.

@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, RecordError};
+use crate::error::Error;
+
+use crate::record_error::RecordError;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::Database;
 
-use super::{CheckResult, Status};
+use super::report::{CheckResult, Status};
 
 /// The checks' shared state: the plugin, the scratch directory, and every call
 /// that trapped or hit a limit.
@@ -128,3 +130,6 @@ pub(super) fn describe(err: &RecordError) -> String {
         RecordError::Storage(e) => format!("storage({:?})", e.summary()),
     }
 }
+
+/// A named behaviour check: `Ok(detail)` when the plugin passed it.
+pub(super) type Check = (&'static str, fn(&mut Session) -> Result<String, String>);

@@ -4,7 +4,7 @@
 
 use wasmtime::component::ResourceTableError;
 
-use crate::error::RecordError;
+use crate::record_error::RecordError;
 
 /// What a store import can fail with: a domain error the guest receives as a WIT
 /// `error` value, or a host bug that traps the guest.

@@ -15,9 +15,9 @@ use std::time::Instant;
 use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::error::{RecordError, RecordId, StorageError};
 use crate::imports::bindings::records::plugin::{store, types};
 use crate::imports::error::ImportError;
+use crate::record_error::{RecordError, RecordId, StorageError};
 use crate::sandbox::bounded_io::BoundedIo;
 use crate::sandbox::limits::{Limits, PluginLimiter};
 use crate::sandbox::output::PrefixedOutput;

@@ -259,3 +259,49 @@ fn a_lock_file_replaced_in_a_loop_gives_the_lock_or_a_timeout() {
     });
     assert!(ok > 0, "never acquired in {timeouts} attempts");
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lock_held_on_a_deleted_or_replaced_file_is_found_by_its_old_path() {
+    let _quiet = super::proc_locks::quiet_listings();
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::fs::canonicalize(dir.path()).unwrap().join("db.lock");
+    let lock = WriteLock::new(&path, Duration::ZERO);
+    assert_eq!(unlinked::holder(&path), None, "nobody holds it");
+    let guard = lock.acquire("test:unlinked").unwrap();
+    assert_eq!(unlinked::holder(&path), None, "held, but not unlinked");
+
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(unlinked::holder(&path), Some(std::process::id()));
+    let LockStatus::Held { holder: named } = lock.status().unwrap() else {
+        panic!("a lock held on the deleted file is not free");
+    };
+    assert!(
+        named.starts_with(&format!("pid:{} ", std::process::id())),
+        "{named}"
+    );
+    assert!(
+        named.ends_with("the lock file was deleted while it held it)"),
+        "{named}"
+    );
+    assert!(!path.exists(), "status created nothing");
+
+    std::fs::write(&path, b"").unwrap();
+    let LockStatus::Held { holder: named } = lock.status().unwrap() else {
+        panic!("a new file in its place is not the lock");
+    };
+    assert!(
+        named.ends_with("the lock file was replaced while it held it)"),
+        "{named}"
+    );
+
+    drop(guard);
+    assert_eq!(unlinked::holder(&path), None);
+    assert_eq!(lock.status().unwrap(), LockStatus::Free);
+    let other = dir.path().join("other.lock");
+    assert_eq!(
+        unlinked::holder(&other),
+        None,
+        "another path's lock is not this one"
+    );
+}

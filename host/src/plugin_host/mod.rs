@@ -186,7 +186,10 @@ impl PluginHost {
     /// # Errors
     /// [`Error::Store`] when the lock's state cannot be read.
     pub fn lock_status(&self, tenant: &TenantName) -> Result<LockStatus, Error> {
-        crate::store::lock_status_in(&self.inner.home.location(tenant), self.inner.pool.as_ref())
+        Ok(crate::store::lock_status_in(
+            &self.inner.home.location(tenant),
+            self.inner.pool.as_ref(),
+        )?)
     }
 
     /// The tenant's idle database, or a newly opened one.

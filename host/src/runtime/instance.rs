@@ -12,10 +12,11 @@ use wasmtime::component::{Func, Instance, InstancePre};
 
 use super::call;
 use super::export_names::ExportName;
-use crate::error::{Error, RecordId, StorageError, one_line};
+use crate::error::{Error, one_line};
 use crate::imports::bindings::exports::records::plugin::{counters, records};
 use crate::imports::bindings::records::plugin::types;
 use crate::imports::host::HostState;
+use crate::record_error::{RecordId, StorageError};
 use crate::store::Database;
 use crate::store::record::Record;
 

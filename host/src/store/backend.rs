@@ -1,5 +1,5 @@
 //! The two backends behind the seam: [`Backend`], the enum a
-//! [`Database`](super::Database) holds, and [`Store`], what both answer alike.
+//! `Database` holds, and [`Store`], what both answer alike.
 //!
 //! The operations whose shape is the same on both backends (reads, the lock's
 //! status and metrics, the size cap, the holder label) are methods of [`Store`],
@@ -11,8 +11,8 @@ use std::path::Path;
 
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
-use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus, WriteLock};
+use crate::record_error::{RecordError, RecordId};
 use crate::store::location::Location;
 use crate::store::record::Record;
 

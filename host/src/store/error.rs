@@ -8,8 +8,8 @@
 //! anyone; the backend's account, for the operator).
 
 use crate::display::{error_chain, escape_control};
-use crate::error::{RecordError, StorageError};
 use crate::lock::{LockError, LockTimeout};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::location::Location;
 
 /// What a full database says, on either backend.

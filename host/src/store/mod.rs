@@ -52,8 +52,8 @@ use self::record::Record;
 use self::sqlite::SqliteStore;
 use self::txn::BackendTxn;
 pub(crate) use self::writer::Writer;
-use crate::error::{RecordError, RecordId};
 use crate::lock::{LockMetrics, LockStatus};
+use crate::record_error::{RecordError, RecordId};
 
 /// RFC 3339 stops at year 9999; later deadlines are shown as `never`.
 const MAX_DISPLAYABLE: Duration = Duration::from_secs(253_402_300_799);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::lock::DEFAULT_LOCK_TIMEOUT;
 
-/// How long a transaction from [`Database::begin_write`](super::Database::begin_write)
+/// How long a transaction from `Database::begin_write`
 /// may stay open unless configured otherwise.
 pub const DEFAULT_TXN_DEADLINE: Duration = Duration::from_secs(2);
 
@@ -18,7 +18,7 @@ pub struct DatabaseOptions {
     /// the SQLite lock file's holder record, or into the PostgreSQL session's
     /// `application_name` (the runtime sets `plugin:<name>`).
     pub holder_label: String,
-    /// How long a transaction from [`Database::begin_write`](super::Database::begin_write) may stay open before
+    /// How long a transaction from `Database::begin_write` may stay open before
     /// the host rolls it back and releases the lock.
     pub txn_deadline: Duration,
 }

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use super::error::Error as StoreError;
+use super::error::Error;
 use super::{Pool, postgres, sqlite};
-use crate::error::{Error, RecordError};
 use crate::lock::{LockMetrics, LockStatus};
 use crate::store::location::Location;
 
@@ -19,14 +18,14 @@ use crate::store::location::Location;
 /// Linux: elsewhere the status is the flock's alone.
 ///
 /// # Errors
-/// [`Error::Store`] ([`StoreError::Open`]) when the lock's state cannot be read (a lock file that
+/// [`Error::Open`] when the lock's state cannot be read (a lock file that
 /// is not a regular file, a server that cannot be reached).
 pub fn lock_status_at(location: &Location) -> Result<LockStatus, Error> {
     let status = match location {
         Location::File(path) => sqlite::write_lock_of(path, Duration::ZERO)
             .status()
-            .map_err(StoreError::from),
-        Location::Postgres(pg) => postgres::lock_status_at(pg).map_err(StoreError::from),
+            .map_err(Error::from),
+        Location::Postgres(pg) => postgres::lock_status_at(pg).map_err(Error::from),
     };
     status.map_err(|source| unopened(location, source))
 }
@@ -62,7 +61,7 @@ pub fn lock_metrics_at(location: &Location) -> LockMetrics {
 /// --probe`.
 ///
 /// # Errors
-/// [`RecordError::LockTimeout`] when it was held past `timeout`; otherwise as
+/// [`Error::LockTimeout`] when it was held past `timeout`; otherwise as
 /// [`lock_status_at`].
 pub fn probe_lock(location: &Location, timeout: Duration) -> Result<LockMetrics, Error> {
     let probed = match location {
@@ -71,20 +70,20 @@ pub fn probe_lock(location: &Location, timeout: Duration) -> Result<LockMetrics,
             lock.acquire("probe:lock-status")
                 .map(drop)
                 .map(|()| lock.metrics())
-                .map_err(StoreError::from)
+                .map_err(Error::from)
         }
-        Location::Postgres(pg) => postgres::probe_lock(pg, timeout).map_err(StoreError::from),
+        Location::Postgres(pg) => postgres::probe_lock(pg, timeout).map_err(Error::from),
     };
     probed.map_err(|source| match source {
-        StoreError::LockTimeout(timeout) => Error::Record(RecordError::LockTimeout(timeout)),
+        timeout @ Error::LockTimeout(_) => timeout,
         source => unopened(location, source),
     })
 }
 
 /// `source`, met at `location` before any database was opened.
-fn unopened(location: &Location, source: StoreError) -> Error {
-    Error::Store(StoreError::Open {
+fn unopened(location: &Location, source: Error) -> Error {
+    Error::Open {
         location: location.clone(),
         source: Box::new(source),
-    })
+    }
 }

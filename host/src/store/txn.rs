@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::writer::Writer;
 use super::{postgres, sqlite};
-use crate::error::{RecordError, RecordId};
+use crate::record_error::{RecordError, RecordId};
 use crate::store::reaper::{self, Expire, Watched};
 use crate::store::record::Record;
 use crate::sync::locked;

@@ -1,7 +1,7 @@
 //! Unit tests of write transactions: commit, rollback, deadlines, the reaper.
 
-use crate::error::RecordError;
 use crate::lock::LockStatus;
+use crate::record_error::RecordError;
 use crate::store::{Database, DatabaseOptions};
 use std::time::Duration;
 

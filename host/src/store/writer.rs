@@ -2,7 +2,7 @@
 //! `Writer`, which only that backend's held lock hands out.
 
 use super::{postgres, sqlite};
-use crate::error::{RecordError, RecordId};
+use crate::record_error::{RecordError, RecordId};
 use crate::store::record::Record;
 
 /// The right to write, handed out only while the database's lock is held.
@@ -78,15 +78,5 @@ impl Writes for postgres::Writer<'_> {
 
     fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
         postgres::Writer::delete(self, id)
-    }
-}
-
-/// `Ok` when a statement that targets record `id` changed a row;
-/// [`RecordError::NotFound`] when it changed none. For both backends' writers.
-pub(super) fn found(changed: u64, id: RecordId) -> Result<(), RecordError> {
-    if changed == 0 {
-        Err(RecordError::NotFound(id))
-    } else {
-        Ok(())
     }
 }

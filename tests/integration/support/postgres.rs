@@ -29,7 +29,7 @@ fn server() -> Option<&'static str> {
 /// Starts a throwaway cluster (never installing anything) and a watchdog that
 /// stops it once this process is gone.
 fn start_cluster() -> Option<String> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/postgres-cluster");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres-cluster");
     let dir = std::env::temp_dir().join(format!("records-host-test-pg-{}", std::process::id()));
     let started = Command::new(&script)
         .arg("start")

@@ -26,7 +26,7 @@ const SHORT_PREFIX: &str = "rh_";
 ///   `[a-z0-9_-]`, and uppercasing leaves digits, `_` and `-` as they are), so no
 ///   long name's schema is a short name's; and uppercasing is injective on
 ///   `[a-z0-9_-]*`: lowercasing gives the name back;
-/// - [`DEFAULT_SCHEMA`](super::DEFAULT_SCHEMA) neither starts with `rh_` nor lacks lowercase letters, so
+/// - `DEFAULT_SCHEMA` neither starts with `rh_` nor lacks lowercase letters, so
 ///   it is no tenant's.
 ///
 /// [`tenant_of_schema`] is the inverse.

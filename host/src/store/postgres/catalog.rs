@@ -8,7 +8,7 @@ use postgres::Client;
 use super::error::pg_error;
 use super::row::column;
 use super::sql;
-use crate::error::{RecordError, StorageError};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
 
 /// What a schema holds, as far as records-host is concerned.

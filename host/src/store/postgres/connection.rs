@@ -15,7 +15,7 @@ use postgres::{Client, Config, NoTls, Statement};
 
 use super::error::pg_error;
 use super::sql::Text;
-use crate::error::{RecordError, StorageError};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
 use crate::sync::locked;
 

@@ -5,7 +5,7 @@
 use postgres::error::SqlState;
 
 use crate::display::escape_control;
-use crate::error::{RecordError, StorageError};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
 
 /// `e`, met while doing `what` at `location`, as one line.

@@ -32,7 +32,7 @@ use super::catalog::{Kind, existing, kind};
 use super::error::pg_error;
 use super::locked::{Acquire, LockFailure, Locked};
 use super::sql::quote;
-use crate::error::RecordError;
+use crate::record_error::RecordError;
 use crate::store::location::{PgLocation, legacy_tenant_schema};
 
 /// Renames the schema an older release made for `location`'s tenant to

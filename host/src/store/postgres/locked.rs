@@ -33,8 +33,8 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::connection::ConnHandle;
 use super::lock::{holder, key};
-use crate::error::RecordError;
 use crate::lock::{LockTimeout, Metrics};
+use crate::record_error::RecordError;
 use crate::sync::locked;
 
 /// What taking the lock needs to know.

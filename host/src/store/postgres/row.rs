@@ -6,7 +6,7 @@ use postgres::Row;
 use postgres::types::FromSql;
 
 use crate::display::{error_chain, escape_control};
-use crate::error::{RecordError, StorageError};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::record::Record;
 
 /// The value of column `idx` of `row`, as a `T`.

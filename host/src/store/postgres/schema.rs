@@ -18,7 +18,7 @@ use super::error::pg_error;
 use super::legacy;
 use super::locked::{Acquire, LockFailure, Locked};
 use super::sql::{self, SCHEMA_VERSION, Text};
-use crate::error::{RecordError, StorageError};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
 
 /// How many times to create a missing schema while concurrent creators make the

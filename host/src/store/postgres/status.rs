@@ -11,8 +11,8 @@ use super::connection::{PgConn, Pool, first_live};
 use super::error::{pg_error, statement_error};
 use super::lock;
 use super::locked::{Acquire, LockFailure, Locked};
-use crate::error::{RecordError, StorageError};
 use crate::lock::{LockMetrics, LockStatus, Metrics, metrics_for};
+use crate::record_error::{RecordError, StorageError};
 use crate::store::DEFAULT_TXN_DEADLINE;
 use crate::store::location::PgLocation;
 

@@ -8,7 +8,7 @@ use super::connection::{ConnHandle, Prepared};
 use super::error::statement_error;
 use super::locked::{Locked, Parked};
 use super::writer::{SizeLimit, Writer};
-use crate::error::RecordError;
+use crate::record_error::RecordError;
 use crate::store::location::PgLocation;
 use crate::sync::locked;
 

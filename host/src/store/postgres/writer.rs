@@ -8,10 +8,10 @@ use super::connection::Prepared;
 use super::error::statement_error;
 use super::locked::Locked;
 use super::row::{column, record};
-use crate::error::{RecordError, RecordId};
+use crate::record_error::{RecordError, RecordId};
 use crate::store::location::PgLocation;
 use crate::store::record::Record;
-use crate::store::writer::found;
+use crate::store::record::found;
 
 /// What a row costs beyond its name, in the table and its primary-key index
 /// (tuple header, line pointer, id, value, index entry), for the size estimate.

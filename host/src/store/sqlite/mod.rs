@@ -33,18 +33,12 @@ use rusqlite::{Connection, FileControl, MAIN_DB, OpenFlags, OptionalExtension, p
 pub(crate) use self::writer::Writer;
 
 use self::locked::Locked;
-use crate::error::{RecordError, RecordId};
+use self::sql_error::BUSY_TIMEOUT;
 use crate::lock::{LockMetrics, LockStatus, WriteGuard, WriteLock};
+use crate::record_error::{RecordError, RecordId};
 use crate::store::error::Error;
 use crate::store::record::{Record, record_from_row};
 use crate::sync::locked;
-
-/// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);
-/// it retries as long as a writer waits for the write lock when that is longer.
-/// Writers are already serialized by the flock; this covers what happens outside
-/// it: a connection's last close checkpointing the WAL while others open the
-/// database, and foreign writers that do not use the lock.
-const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The most a WAL keeps of its size after a checkpoint while the database is
 /// open: above the size at which SQLite checkpoints (1,000 pages, just over

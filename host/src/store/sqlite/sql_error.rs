@@ -10,16 +10,24 @@
 //! [`RecordError::LockTimeout`] (exit 75), whose holder names that process when the
 //! kernel says which one it is.
 
+use std::time::Duration;
+
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::BUSY_TIMEOUT;
 use super::locks::busy_holder;
 use crate::display::escape_control;
-use crate::error::RecordError;
 use crate::lock::LockTimeout;
+use crate::record_error::RecordError;
 use crate::store::error::Error;
+
+/// The least time SQLite itself retries a busy database (`PRAGMA busy_timeout`);
+/// it retries as long as a writer waits for the write lock when that is longer.
+/// Writers are already serialized by the flock; this covers what happens outside
+/// it: a connection's last close checkpointing the WAL while others open the
+/// database, and foreign writers that do not use the lock.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The holder text of a busy database before [`name_busy_holder`] looks it up.
 const SQLITE_BUSY: &str = "a process outside records-host's write lock holds SQLite's own lock";

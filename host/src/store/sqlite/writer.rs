@@ -6,9 +6,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::locked::Locked;
 use super::sql;
-use crate::error::{RecordError, RecordId};
+use crate::record_error::{RecordError, RecordId};
+use crate::store::record::found;
 use crate::store::record::{Record, record_from_row};
-use crate::store::writer::found;
 
 /// The right to write one SQLite store: its connection, borrowed for as long as
 /// the store's own write lock is held. Made only from a [`Locked`], by
