@@ -128,9 +128,3 @@ pub use wasmtime::component::Val;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDocs;
-
-/// The Rust examples of `docs/library.md`, compiled and run by
-/// `cargo test -p records-host --doc`.
-#[cfg(doctest)]
-#[doc = include_str!("../../docs/library.md")]
-pub struct LibraryDocs;
