@@ -4,6 +4,7 @@
 //! schemas from this, and `legacy.rs` carries old ones over.
 
 use postgres::Client;
+use postgres::error::SqlState;
 
 use super::error::pg_error;
 use super::row::column;
@@ -14,8 +15,14 @@ use crate::store::location::PgLocation;
 /// What a schema holds, as far as records-host is concerned.
 pub(super) enum Kind {
     Empty,
-    Ours { version: i64 },
+    Ours {
+        version: i64,
+    },
     Foreign(&'static str),
+    /// Renamed or dropped between the catalog read and the version read:
+    /// another host carried it over (`legacy.rs`) while this one looked. Read
+    /// it again under its lock before acting on it.
+    Gone,
 }
 
 /// Which of `names` are schemas of the database.
@@ -55,9 +62,11 @@ pub(super) fn kind(
             "records-host's meta table exists without `records`",
         )),
         (true, true) => {
-            let row = client
-                .query_opt(&sql::version(schema), &[])
-                .map_err(failed)?;
+            let row = match client.query_opt(&sql::version(schema), &[]) {
+                Ok(row) => row,
+                Err(e) if vanished(&e) => return Ok(Kind::Gone),
+                Err(e) => return Err(failed(e)),
+            };
             let text: Option<String> = row.map(|row| column(&row, 0)).transpose()?;
             let version = text
                 .and_then(|text| text.parse::<i64>().ok())
@@ -71,3 +80,13 @@ pub(super) fn kind(
         }
     }
 }
+
+/// Whether `e` says the table or its schema no longer exists: the schema was
+/// renamed or dropped since the catalog listed its tables.
+fn vanished(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNDEFINED_TABLE) || e.code() == Some(&SqlState::INVALID_SCHEMA_NAME)
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

@@ -23,6 +23,8 @@ mod row;
 mod schema;
 mod sql;
 mod status;
+#[cfg(test)]
+mod test_server;
 mod txn;
 mod writer;
 
