@@ -11,6 +11,7 @@ mod instance_pool;
 mod library;
 mod lock_files;
 mod multiprocess;
+mod plugin_files;
 mod plugins;
 mod postgres;
 mod sandbox;
