@@ -91,6 +91,7 @@ pub mod display;
 mod error;
 mod imports;
 mod lock;
+mod plugin_file;
 mod plugin_host;
 mod record_error;
 mod runtime;
@@ -118,8 +119,9 @@ pub use store::Error as StoreError;
 pub use store::location::is_postgres_url;
 pub use store::record::Record;
 pub use store::{
-    DEFAULT_TXN_DEADLINE, Database, DatabaseOptions, Location, TenantHome, WriteTxn,
-    lock_metrics_at, lock_status_at, probe_lock,
+    ActiveVersion, DEFAULT_KEEP_VERSIONS, DEFAULT_TXN_DEADLINE, Database, DatabaseOptions,
+    DeployError, Location, NewVersion, Slot, TenantHome, VersionInfo, WriteTxn, lock_metrics_at,
+    lock_status_at, probe_lock,
 };
 pub use tenant::{InvalidTenantName, TenantName};
 pub use wasmtime::component::Val;

@@ -17,7 +17,6 @@ mod engine;
 mod export_names;
 mod instance;
 mod plugin;
-mod source;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,7 +28,7 @@ pub use self::call_by_name::InstanceFunc;
 pub use self::export_names::ExportName;
 pub use self::instance::PluginInstance;
 pub use self::plugin::Plugin;
-pub use self::source::DEFAULT_MAX_PLUGIN_SIZE;
+pub use crate::plugin_file::DEFAULT_MAX_PLUGIN_SIZE;
 
 use self::cache::CompiledCache;
 use crate::error::{Error, one_line};
@@ -208,12 +207,13 @@ impl Runtime {
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),
         );
-        let wasm = source::read_plugin(path, self.max_plugin_size).map_err(|reason| {
-            Error::LoadPlugin {
-                plugin: crate::display::escape_control(&name),
-                reason,
-            }
-        })?;
+        let wasm =
+            crate::plugin_file::read_plugin(path, self.max_plugin_size).map_err(|reason| {
+                Error::LoadPlugin {
+                    plugin: crate::display::escape_control(&name),
+                    reason,
+                }
+            })?;
         Ok((name, wasm))
     }
 

@@ -22,6 +22,7 @@
 //! operation: the operations alike on both go through `backend.rs`.
 
 mod backend;
+mod deploy;
 mod error;
 pub mod location;
 mod options;
@@ -36,6 +37,9 @@ mod writer;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use self::deploy::{
+    ActiveVersion, DEFAULT_KEEP_VERSIONS, DeployError, NewVersion, Slot, VersionInfo,
+};
 pub use self::error::Error;
 pub use self::location::{Location, PgLocation, TenantHome};
 pub use self::options::{DEFAULT_TXN_DEADLINE, DatabaseOptions};

@@ -185,7 +185,7 @@ impl WriteTxn {
         self.shared.end(End::Rollback)
     }
 
-    fn with_writer<T>(
+    pub(crate) fn with_writer<T>(
         &self,
         op: impl FnOnce(&mut Writer<'_, '_>) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {

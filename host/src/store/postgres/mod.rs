@@ -15,6 +15,7 @@
 
 mod catalog;
 mod connection;
+pub(crate) mod deploy;
 mod error;
 mod legacy;
 mod lock;
@@ -263,6 +264,14 @@ impl PgStore {
 
     /// The connection (reconnected if the server closed the one this store owns)
     /// and this schema's statements on it.
+    /// Runs `op` (reads) on the connection, outside any transaction's lock.
+    pub(in crate::store) fn read<T>(
+        &self,
+        op: impl FnOnce(&mut postgres::Client, &PgLocation) -> Result<T, RecordError>,
+    ) -> Result<T, RecordError> {
+        op(&mut self.conn()?.client, &self.location)
+    }
+
     fn prepared(&self) -> Result<(MutexGuard<'_, ConnHandle>, Prepared), RecordError> {
         let mut conn = self.conn()?;
         let prepared = conn

@@ -5,7 +5,8 @@
 //! holds neither is made records-host's: the schema is created on its own first
 //! when it is missing (its lock is keyed by its OID, so it must exist before the
 //! lock can be taken; `lock.rs`), then the tables are created through the
-//! schema's `Locked` token (`locked.rs`), after checking again under it. A newer version,
+//! schema's `Locked` token (`locked.rs`), after checking again under it; an
+//! older layout is brought up to date the same way (`sql::upgrade`). A newer version,
 //! or a `records` table that is not records-host's, is refused with one line and
 //! left alone. A tenant's schema that an older release named otherwise is carried
 //! over first (`legacy.rs`).
@@ -37,11 +38,15 @@ pub(crate) fn prepare(
     text: &Text,
     acquire: &Acquire<'_>,
 ) -> Result<(), RecordError> {
-    if let Kind::Ours { version } = checked(client, location)? {
-        return current(location, version);
+    match checked(client, location)? {
+        Kind::Ours { version } if version >= SCHEMA_VERSION => return current(location, version),
+        // An older layout: upgraded under the lock below.
+        Kind::Ours { .. } => {}
+        _ => {
+            legacy::carry_over(client, location, acquire)?;
+            create_schema(client, location)?;
+        }
     }
-    legacy::carry_over(client, location, acquire)?;
-    create_schema(client, location)?;
     let mut lock = match Locked::take(client, acquire) {
         Ok(lock) => lock,
         Err(LockFailure::TimedOut(timeout)) => return Err(timeout.into()),
@@ -60,8 +65,9 @@ pub(crate) fn prepare(
     }
 }
 
-/// Creates the tables of `location`'s schema under the schema's `lock`, unless
-/// another host created them while this one waited for it.
+/// Creates the tables of `location`'s schema under the schema's `lock`, or
+/// brings an older layout up to date, unless another host did it while this one
+/// waited for the lock.
 fn create_tables(
     lock: &mut Locked<'_>,
     location: &PgLocation,
@@ -69,6 +75,17 @@ fn create_tables(
 ) -> Result<(), RecordError> {
     let client = lock.client_for(location.schema())?;
     match checked(client, location)? {
+        Kind::Ours { version } if version < SCHEMA_VERSION => {
+            tracing::info!(
+                schema = location.schema(),
+                from = version,
+                to = SCHEMA_VERSION,
+                "schema upgraded"
+            );
+            client
+                .batch_execute(&sql::upgrade(location.schema(), version))
+                .map_err(|e| failed(location, &e))
+        }
         Kind::Ours { version } => current(location, version),
         _ => client
             .batch_execute(&text.create)

@@ -1,7 +1,7 @@
 //! The SQL text of the PostgreSQL store, once, qualified with the store's schema.
 
 /// The records-host schema version this build creates and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// The name of the table that marks a schema as records-host's.
 pub(crate) const META_TABLE: &str = "records_host_meta";
@@ -26,8 +26,8 @@ pub(crate) struct Text {
     pub(crate) insert: String,
     pub(crate) update: String,
     pub(crate) delete: String,
-    /// Creates the tables of version 1 in the (existing) schema, inside a
-    /// transaction that holds its lock, and marks the schema.
+    /// Creates the tables of the current version in the (existing) schema,
+    /// inside a transaction that holds its lock, and marks the schema.
     pub(crate) create: String,
 }
 
@@ -51,10 +51,26 @@ impl Text {
                      name text NOT NULL,
                      value bigint NOT NULL);
                  CREATE TABLE {meta} (key text PRIMARY KEY, value text NOT NULL);
-                 INSERT INTO {meta} VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                 INSERT INTO {meta} VALUES ('schema_version', '1');
+                 {}",
+                upgrade(schema, 1)
             ),
         }
     }
+}
+
+/// Brings `schema` from version `from` to [`SCHEMA_VERSION`], inside a
+/// transaction that holds its lock: 2 adds the deployed versions' tables.
+pub(crate) fn upgrade(schema: &str, from: i64) -> String {
+    let meta = format!("{}.{META_TABLE}", quote(schema));
+    let mut text = String::new();
+    if from < 2 {
+        text.push_str(&super::deploy::create_tables(schema));
+    }
+    text.push_str(&format!(
+        "UPDATE {meta} SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
+    ));
+    text
 }
 
 /// The version of `schema`, when it is records-host's.

@@ -73,6 +73,12 @@ impl<'a> Writer<'a> {
 
     /// The size limit and the table's estimated size after this writer's inserts
     /// (a transaction carries it to its next writer).
+    /// The client, inside the transaction that holds the schema's lock, and the
+    /// schema's location: for the deployed versions' statements (`deploy.rs`).
+    pub(in crate::store) fn locked_client(&mut self) -> (&mut Client, &PgLocation) {
+        (self.client, self.location)
+    }
+
     pub(super) fn size_limit(&self) -> Option<SizeLimit> {
         self.size_limit
     }

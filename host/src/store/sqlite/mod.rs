@@ -15,6 +15,7 @@
 //! one place (`sql_error.rs`); who holds SQLite's own locks is in `locks.rs`; the
 //! SQL text is in `sql.rs`.
 
+pub(crate) mod deploy;
 mod locked;
 mod locks;
 mod path;
@@ -209,7 +210,7 @@ impl SqliteStore {
 
     /// Runs `op` on the connection, naming who holds SQLite's own lock when the
     /// database was busy.
-    fn run<T>(
+    pub(in crate::store) fn run<T>(
         &self,
         op: impl FnOnce(&Connection) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {

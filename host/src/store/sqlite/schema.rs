@@ -23,7 +23,8 @@ use crate::store::error::Error;
 pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"RHDB");
 
 /// Schema migrations; `PRAGMA user_version` is the number applied so far.
-const MIGRATIONS: &[&str] = &[super::sql::CREATE_TABLE];
+/// 1: the records; 2: the deployed versions (`deploy.rs`).
+const MIGRATIONS: &[&str] = &[super::sql::CREATE_TABLE, super::deploy::CREATE_TABLES];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

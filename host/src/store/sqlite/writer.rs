@@ -26,6 +26,12 @@ impl<'a> Writer<'a> {
     }
 
     /// The record with this id, as the writer sees it (its own writes included).
+    /// The connection, inside the transaction that holds the lock: for the
+    /// deployed versions' statements (`deploy.rs`).
+    pub(in crate::store) fn locked_conn(&self) -> &Connection {
+        self.conn
+    }
+
     pub(crate) fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
         Ok(self
             .conn

@@ -1,4 +1,5 @@
-//! Reading a plugin file: a regular file, of bounded size.
+//! Reading a plugin file (one given on the command line, or a stored version):
+//! a regular file, of bounded size. A leaf: the runtime and the store read them.
 //!
 //! A path given as a plugin may name anything: `/dev/zero` would be read without
 //! end, a FIFO would block, a multi-gigabyte file would be read into memory whole.
@@ -9,6 +10,8 @@ use std::fs::OpenOptions;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 /// The largest plugin file read unless configured otherwise: far above the 18 MB
 /// of a componentize-py component.
@@ -49,6 +52,14 @@ pub(crate) fn read_plugin(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         return Err(too_large());
     }
     Ok(wasm)
+}
+
+/// The SHA-256 of `bytes` in lowercase hex: a plugin's content address.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
