@@ -1,4 +1,6 @@
-//! What `check` found: each check's status and detail, and the report of one plugin.
+//! What `check` found: each check's status and detail, and the report of one
+//! plugin. A leaf: the checks (`conformance/`) fill it in, and the crate's error
+//! carries it when an upload fails them.
 
 use std::fmt;
 
@@ -47,6 +49,38 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report as JSON: `plugin`, `world`, `passed`, and `checks`, each with
+    /// its `name`, `status` (`pass`, `fail`, `skip`) and `detail`; what
+    /// `records-host check --json` prints and a deployed version keeps.
+    pub fn to_json(&self) -> serde_json::Value {
+        let checks: Vec<_> = self
+            .checks
+            .iter()
+            .map(|check| {
+                serde_json::json!({
+                    "name": check.name,
+                    "status": check.status.to_string().to_lowercase(),
+                    "detail": check.detail,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "plugin": self.plugin,
+            "world": self.world,
+            "passed": self.passed(),
+            "checks": checks,
+        })
+    }
+
+    /// The names of the checks that did not pass.
+    pub fn not_passed(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|check| check.status != Status::Pass)
+            .map(|check| check.name)
+            .collect()
+    }
+
     /// Whether every check passed (a skipped check counts as not passed).
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|check| check.status == Status::Pass)

@@ -67,6 +67,23 @@ pub enum Error {
     /// it does export.
     #[error("{0}")]
     NoSuchFunction(String),
+    /// A deployed version could not be stored, activated, read or removed.
+    #[error(transparent)]
+    Deploy(#[from] crate::store::DeployError),
+    /// The tenant has no active plugin version and the host has no default
+    /// plugin to run instead.
+    #[error("no plugin is deployed for tenant {tenant}")]
+    NoPluginDeployed {
+        /// The tenant.
+        tenant: String,
+    },
+    /// An uploaded component failed the contract's conformance checks and was
+    /// not stored (store it anyway with `force`).
+    #[error("the plugin failed {} of its {} checks: {}", .report.not_passed().len(), .report.checks.len(), .report.not_passed().join(", "))]
+    ChecksFailed {
+        /// Every check's outcome.
+        report: crate::check_report::Report,
+    },
     /// The wasm engine could not be set up.
     #[error("engine: {0}")]
     Engine(String),
@@ -91,6 +108,9 @@ impl Error {
         match self {
             Self::Record(RecordError::LockTimeout(timeout)) => Some(timeout),
             Self::Store(e) => e.lock_timeout(),
+            Self::Deploy(crate::store::DeployError::Store(RecordError::LockTimeout(timeout))) => {
+                Some(timeout)
+            }
             _ => None,
         }
     }
@@ -106,6 +126,7 @@ impl Error {
             Self::Store(e) => e.for_tenant(),
             Self::LoadPlugin { .. } => "the plugin could not be loaded".into(),
             Self::Engine(_) => "the host's wasm engine failed".into(),
+            Self::Deploy(crate::store::DeployError::Store(e)) => e.for_tenant().to_string(),
             other => crate::display::error_chain(other),
         }
     }

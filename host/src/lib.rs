@@ -84,6 +84,7 @@ compile_error!(
      its write lock is an flock and its files are opened with Unix flags"
 );
 
+mod check_report;
 pub mod conformance;
 pub mod contract;
 mod deadline;
@@ -106,7 +107,7 @@ pub use lock::{
     DEFAULT_LOCK_TIMEOUT, LockError, LockMetrics, LockStatus, LockTimeout, WriteGuard, WriteLock,
     process_lock_metrics,
 };
-pub use plugin_host::PluginHost;
+pub use plugin_host::{PluginHost, Upload, deploy_version, load_version};
 pub use record_error::{RecordError, RecordId, StorageError};
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;

@@ -7,6 +7,8 @@
 mod cli;
 mod crash;
 mod db_paths;
+mod deploy_cli;
+mod deployments;
 mod instance_pool;
 mod library;
 mod lock_files;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::text::wave::{self, to_wave};
 use crate::text::{Outcome, json};
 use clap::Args;
-use records_host::{Plugin, PluginInstance};
+use records_host::{Database, Plugin, PluginInstance, Slot, load_version};
 
 use super::args::{CompileArgs, DbArgs};
 use crate::exit;
@@ -18,9 +18,14 @@ pub(crate) struct Call {
     #[command(flatten)]
     compile: CompileArgs,
 
-    /// The plugin component (default: the embedded reference plugin).
+    /// The plugin component (default: with --tenant, the tenant's active
+    /// version if it has one; else the embedded reference plugin).
     #[arg(long, value_name = "FILE.wasm")]
     plugin: Option<PathBuf>,
+
+    /// Run this version of the tenant's plugin, active or not (with --tenant).
+    #[arg(long, value_name = "N", conflicts_with = "plugin", requires = "tenant")]
+    plugin_version: Option<u32>,
 
     /// Print the result as JSON instead of WAVE.
     #[arg(long)]
@@ -38,8 +43,9 @@ impl Call {
     }
 
     fn run(&self) -> anyhow::Result<u8> {
-        let plugin = self.load_plugin()?;
-        let mut instance = instantiate(&plugin, &self.db)?;
+        let db = self.db.open()?;
+        let plugin = self.load_plugin(&db)?;
+        let mut instance = instantiate_over(&plugin, db, &self.db)?;
         let results = wave::call(&mut instance, &self.call)?;
         if self.json {
             for result in &results {
@@ -65,18 +71,33 @@ impl Call {
         })
     }
 
-    fn load_plugin(&self) -> anyhow::Result<Plugin> {
+    /// The plugin to call: `--plugin`'s file; else the tenant's version
+    /// (`--plugin-version`, or its active one); else the reference plugin.
+    fn load_plugin(&self, db: &Database) -> anyhow::Result<Plugin> {
         let runtime = self.compile.runtime()?;
-        Ok(match &self.plugin {
-            Some(path) => runtime.load_file(path)?,
-            None => runtime.load_reference()?,
-        })
+        if let Some(path) = &self.plugin {
+            return Ok(runtime.load_file(path)?);
+        }
+        if self.db.target.tenant.is_some()
+            && let Some(plugin) = load_version(&runtime, db, &Slot::Plugin, self.plugin_version)?
+        {
+            return Ok(plugin);
+        }
+        Ok(runtime.load_reference()?)
     }
 }
 
 /// Instantiates `plugin` over the database `args` names, for its tenant if any.
 pub(crate) fn instantiate(plugin: &Plugin, args: &DbArgs) -> anyhow::Result<PluginInstance> {
-    let db = args.open()?;
+    instantiate_over(plugin, args.open()?, args)
+}
+
+/// Instantiates `plugin` over `db`, opened from `args`, for its tenant if any.
+fn instantiate_over(
+    plugin: &Plugin,
+    db: Database,
+    args: &DbArgs,
+) -> anyhow::Result<PluginInstance> {
     Ok(match &args.target.tenant {
         Some(tenant) => plugin.instantiate_for(db, tenant)?,
         None => plugin.instantiate(db)?,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use records_host::conformance::{self, Report};
-use serde_json::json;
 
 use super::args::CompileArgs;
 use crate::exit;
@@ -32,7 +31,7 @@ impl Check {
         let runtime = self.compile.runtime()?;
         let report = conformance::check_file(&runtime, &self.plugin)?;
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&to_json(&report))?);
+            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
         } else {
             print!("{}", table(&self.plugin.display().to_string(), &report));
         }
@@ -42,26 +41,6 @@ impl Check {
             exit::FAILURE
         })
     }
-}
-
-fn to_json(report: &Report) -> serde_json::Value {
-    let checks: Vec<_> = report
-        .checks
-        .iter()
-        .map(|check| {
-            json!({
-                "name": check.name,
-                "status": check.status.to_string().to_lowercase(),
-                "detail": check.detail,
-            })
-        })
-        .collect();
-    json!({
-        "plugin": report.plugin,
-        "world": report.world,
-        "passed": report.passed(),
-        "checks": checks,
-    })
 }
 
 /// The report as an aligned table, with a summary line.

@@ -12,6 +12,7 @@ mod args;
 mod call;
 mod check;
 mod demo;
+mod deploy;
 pub mod exit;
 mod lock_status;
 mod new;
@@ -30,6 +31,7 @@ use records_host::{Error, StoreError};
 use self::call::Call;
 use self::check::Check;
 use self::demo::Demo;
+use self::deploy::{PluginCmd, ScriptCmd};
 use self::lock_status::LockStatusCmd;
 use self::new::New;
 use self::run_script::RunScript;
@@ -80,6 +82,10 @@ enum Command {
     Check(Check),
     /// Run a command component (a script with a `fn main`) against the store.
     Run(RunScript),
+    /// A tenant's plugin versions: push, list, activate, rm.
+    Plugin(PluginCmd),
+    /// A tenant's versions of a named script: push, list, activate, rm.
+    Script(ScriptCmd),
     /// Say whether the write lock is free or held, and by whom.
     LockStatus(LockStatusCmd),
     /// Serve the plugin to many tenants over HTTP, each with its own token.
@@ -102,6 +108,8 @@ impl Cli {
             Command::Check(cmd) => cmd.execute(),
             Command::Run(cmd) => cmd.execute(),
             Command::LockStatus(cmd) => cmd.execute(),
+            Command::Plugin(cmd) => cmd.execute(),
+            Command::Script(cmd) => cmd.execute(),
             Command::New(cmd) => cmd.execute(),
             Command::Serve(cmd) => cmd.execute(),
             Command::Token(cmd) => cmd.execute(),

@@ -12,10 +12,10 @@
 
 mod counters;
 mod records;
-mod report;
+
 mod session;
 
-pub use self::report::{CheckResult, Report, Status};
+pub use crate::check_report::{CheckResult, Report, Status};
 use crate::error::Error;
 use crate::runtime::{Plugin, Runtime};
 

@@ -9,7 +9,7 @@ use crate::record_error::RecordError;
 use crate::runtime::{Plugin, PluginInstance};
 use crate::store::Database;
 
-use super::report::{CheckResult, Status};
+use crate::check_report::{CheckResult, Status};
 
 /// The checks' shared state: the plugin, the scratch directory, and every call
 /// that trapped or hit a limit.

@@ -24,17 +24,21 @@
 //! thousand tenants then cost at most that many open databases (and their file
 //! descriptors), and a busy tenant's calls skip the open.
 
+mod deploy;
+mod loaded_plugins;
 mod open_databases;
 
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 use crate::lock::LockStatus;
-use crate::runtime::{Plugin, PluginInstance};
+use crate::runtime::{Plugin, PluginInstance, Runtime};
 use crate::store::{Database, DatabaseOptions, Pool, TenantHome};
 use crate::sync::locked;
 use crate::tenant::TenantName;
 
+pub use self::deploy::{Upload, deploy_version, load_version};
+use self::loaded_plugins::LoadedPlugins;
 use self::open_databases::OpenDatabases;
 
 /// How many PostgreSQL connections a host keeps at most, by default: calls beyond
@@ -48,7 +52,11 @@ pub struct PluginHost {
 }
 
 struct Inner {
-    plugin: Plugin,
+    /// What tenants without an active version of their own run; `None`: they
+    /// get [`Error::NoPluginDeployed`].
+    plugin: Option<Plugin>,
+    /// Tenants' own versions, when the host runs them (`deployments`).
+    deployed: Option<Arc<Deployed>>,
     home: TenantHome,
     db_options: DatabaseOptions,
     /// Connections to the PostgreSQL home, when it is one.
@@ -89,7 +97,8 @@ impl PluginHost {
         };
         Self {
             inner: Arc::new(Inner {
-                plugin,
+                plugin: Some(plugin),
+                deployed: None,
                 home,
                 db_options,
                 pool,
@@ -109,19 +118,52 @@ impl PluginHost {
     /// databases would starve the calls of connections.
     #[must_use]
     pub fn keep_open(self, max: usize) -> Self {
-        let inner = &self.inner;
-        let max = match inner.home {
+        let max = match self.inner.home {
             TenantHome::Directory(_) => max,
             TenantHome::Postgres(_) => 0,
         };
+        self.rebuilt(|inner| inner.open = (max > 0).then(|| Mutex::new(OpenDatabases::new(max))))
+    }
+
+    /// Runs each tenant's active plugin version (see [`deploy`](Self::deploy))
+    /// instead of the host's plugin, which then serves only the tenants without
+    /// one. Versions are compiled by `runtime` (through its cache, keyed by the
+    /// bytes' SHA-256 and the engine, so identical uploads compile once) and kept
+    /// loaded in memory up to `max_loaded_bytes` of compiled code, least
+    /// recently used dropped first.
+    #[must_use]
+    pub fn deployments(self, runtime: Runtime, max_loaded_bytes: u64) -> Self {
+        let deployed = Arc::new(Deployed {
+            runtime,
+            loaded: Mutex::new(LoadedPlugins::new(max_loaded_bytes)),
+        });
+        self.rebuilt(|inner| inner.deployed = Some(deployed))
+    }
+
+    /// Serves no tenant without an active version of its own: their calls fail
+    /// with [`Error::NoPluginDeployed`].
+    #[must_use]
+    pub fn without_default_plugin(self) -> Self {
+        self.rebuilt(|inner| inner.plugin = None)
+    }
+
+    /// A host like this one, with `change` made.
+    fn rebuilt(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let inner = &self.inner;
+        let mut new = Inner {
+            plugin: inner.plugin.clone(),
+            deployed: inner.deployed.clone(),
+            home: inner.home.clone(),
+            db_options: inner.db_options.clone(),
+            pool: inner.pool.clone(),
+            open: None,
+        };
+        if let Some(open) = &inner.open {
+            new.open = Some(Mutex::new(OpenDatabases::new(locked(open).max())));
+        }
+        change(&mut new);
         Self {
-            inner: Arc::new(Inner {
-                plugin: inner.plugin.clone(),
-                home: inner.home.clone(),
-                db_options: inner.db_options.clone(),
-                pool: inner.pool.clone(),
-                open: (max > 0).then(|| Mutex::new(OpenDatabases::new(max))),
-            }),
+            inner: Arc::new(new),
         }
     }
 
@@ -133,9 +175,11 @@ impl PluginHost {
             .map_or(0, |open| locked(open).len())
     }
 
-    /// The plugin every call runs.
-    pub fn plugin(&self) -> &Plugin {
-        &self.inner.plugin
+    /// The plugin of the tenants without an active version of their own (every
+    /// tenant's, without [`deployments`](Self::deployments)); `None` after
+    /// [`without_default_plugin`](Self::without_default_plugin).
+    pub fn plugin(&self) -> Option<&Plugin> {
+        self.inner.plugin.as_ref()
     }
 
     /// Where the tenants' databases are.
@@ -171,8 +215,32 @@ impl PluginHost {
         tenant: &TenantName,
         call: impl FnOnce(&mut PluginInstance) -> Result<T, Error>,
     ) -> Result<T, Error> {
+        self.call_version(tenant, None, call)
+    }
+
+    /// Like [`call`](Self::call), running the tenant's version `version` when
+    /// given (active or not: to try one before activating it), else what `call`
+    /// runs: the tenant's active version, or the host's plugin.
+    ///
+    /// # Errors
+    /// As [`call`](Self::call); [`Error::Deploy`] when the version does not
+    /// exist or its bytes are damaged; [`Error::NoPluginDeployed`] when there is
+    /// nothing to run.
+    pub fn call_version<T>(
+        &self,
+        tenant: &TenantName,
+        version: Option<u32>,
+        call: impl FnOnce(&mut PluginInstance) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let db = self.take_database(tenant)?;
-        let mut instance = self.inner.plugin.instantiate_for(db, tenant)?;
+        let plugin = match self.plugin_for(tenant, &db, version) {
+            Ok(plugin) => plugin,
+            Err(e) => {
+                self.put_back(tenant, db);
+                return Err(e);
+            }
+        };
+        let mut instance = plugin.instantiate_for(db, tenant)?;
         let result = call(&mut instance);
         if !result.as_ref().is_err_and(Error::stopped_the_plugin) {
             self.put_back(tenant, instance.into_database());
@@ -218,6 +286,12 @@ impl PluginHost {
         let closed = locked(open).put(tenant, db);
         drop(closed);
     }
+}
+
+/// Tenants' own versions: the runtime that compiles them, the loaded ones.
+struct Deployed {
+    runtime: Runtime,
+    loaded: Mutex<LoadedPlugins>,
 }
 
 /// The type system holds the promise made above.

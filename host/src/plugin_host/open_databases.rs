@@ -33,6 +33,11 @@ impl OpenDatabases {
         }
     }
 
+    /// The most idle handles kept.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
     /// How many idle handles are kept.
     pub(crate) fn len(&self) -> usize {
         self.idle

@@ -189,6 +189,31 @@ impl Runtime {
         Ok(Plugin::new(name, pre, self.limits.clone()))
     }
 
+    /// Like [`load`](Self::load), refusing bytes over the plugin size limit
+    /// ([`RuntimeBuilder::max_plugin_size`]) first: for components that did not
+    /// come from a file, such as an upload.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub fn load_checked(&self, name: &str, wasm: &[u8]) -> Result<Plugin, Error> {
+        if wasm.len() as u64 > self.max_plugin_size {
+            return Err(Error::LoadPlugin {
+                plugin: crate::display::escape_control(name),
+                reason: format!(
+                    "{} bytes is larger than the {} MiB plugin size limit",
+                    wasm.len(),
+                    self.max_plugin_size.div_ceil(1 << 20)
+                ),
+            });
+        }
+        self.load(name, wasm)
+    }
+
+    /// The largest plugin this runtime loads, in bytes.
+    pub fn max_plugin_size(&self) -> u64 {
+        self.max_plugin_size
+    }
+
     /// Loads a plugin from a `.wasm` component file, named after the file's stem.
     /// The file must be a regular file within the size limit
     /// ([`RuntimeBuilder::max_plugin_size`]).
@@ -202,7 +227,11 @@ impl Runtime {
 
     /// A plugin file's name (its stem) and bytes, read as [`load_file`](Self::load_file)
     /// reads it.
-    pub(crate) fn read_file(&self, path: &Path) -> Result<(String, Vec<u8>), Error> {
+    ///
+    /// # Errors
+    /// [`Error::LoadPlugin`] when it cannot be read, is not a regular file, or
+    /// is over the limit.
+    pub fn read_file(&self, path: &Path) -> Result<(String, Vec<u8>), Error> {
         let name = path.file_stem().map_or_else(
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),

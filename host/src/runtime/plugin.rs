@@ -59,6 +59,12 @@ impl Plugin {
         self.exports.to_vec()
     }
 
+    /// The bytes of its compiled code in memory: what keeping it loaded costs.
+    pub fn code_size(&self) -> u64 {
+        let range = self.pre.component().image_range();
+        (range.end as usize).saturating_sub(range.start as usize) as u64
+    }
+
     /// The bounds of each call into this plugin.
     pub fn limits(&self) -> &Limits {
         &self.limits

@@ -1,8 +1,9 @@
 //! Unit tests of write transactions: commit, rollback, deadlines, the reaper.
 
+use super::Database;
 use crate::lock::LockStatus;
 use crate::record_error::RecordError;
-use crate::store::{Database, DatabaseOptions};
+use crate::store::DatabaseOptions;
 use std::time::Duration;
 
 fn open(dir: &tempfile::TempDir, deadline_ms: u64) -> Database {

@@ -11,7 +11,7 @@
 //! no lock. Bytes are checked against their SHA-256 whenever they are read back.
 
 mod error;
-mod version;
+pub(in crate::store) mod version;
 
 use std::time::SystemTime;
 
@@ -19,8 +19,9 @@ pub use self::error::DeployError;
 pub use self::version::{ActiveVersion, NewVersion, Slot, VersionInfo};
 
 use super::backend::Backend;
+use super::database::Database;
 use super::writer::Writer;
-use super::{Database, postgres, sqlite};
+use super::{postgres, sqlite};
 use crate::plugin_file::sha256_hex;
 
 /// How many versions of a slot are kept by default: the newest ten, and the

@@ -10,23 +10,8 @@ use super::error::statement_error;
 use super::row::column;
 use super::sql::quote;
 use crate::record_error::RecordError;
-use crate::store::deploy::{ActiveVersion, NewVersion, VersionInfo};
+use crate::store::deploy::version::{ActiveVersion, NewVersion, VersionInfo};
 use crate::store::location::PgLocation;
-
-/// The tables of schema version 2, in `schema`.
-pub(crate) fn create_tables(schema: &str) -> String {
-    let s = quote(schema);
-    format!(
-        "CREATE TABLE {s}.plugin_versions (
-             slot text NOT NULL, version bigint NOT NULL, sha256 text NOT NULL,
-             size bigint NOT NULL, created_at text NOT NULL, uploaded_by text NOT NULL,
-             message text, passed boolean NOT NULL, report text NOT NULL,
-             wasm bytea NOT NULL,
-             PRIMARY KEY (slot, version));
-         CREATE TABLE {s}.plugin_slots (
-             slot text PRIMARY KEY, active bigint, next_version bigint NOT NULL);"
-    )
-}
 
 /// A statement of this module, with the schema filled in for `{s}`.
 fn sql(location: &PgLocation, text: &str) -> String {

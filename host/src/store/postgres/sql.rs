@@ -65,12 +65,27 @@ pub(crate) fn upgrade(schema: &str, from: i64) -> String {
     let meta = format!("{}.{META_TABLE}", quote(schema));
     let mut text = String::new();
     if from < 2 {
-        text.push_str(&super::deploy::create_tables(schema));
+        text.push_str(&deploy_tables(schema));
     }
     text.push_str(&format!(
         "UPDATE {meta} SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
     ));
     text
+}
+
+/// The deployed versions' tables (schema version 2, `deploy.rs`), in `schema`.
+fn deploy_tables(schema: &str) -> String {
+    let s = quote(schema);
+    format!(
+        "CREATE TABLE {s}.plugin_versions (
+             slot text NOT NULL, version bigint NOT NULL, sha256 text NOT NULL,
+             size bigint NOT NULL, created_at text NOT NULL, uploaded_by text NOT NULL,
+             message text, passed boolean NOT NULL, report text NOT NULL,
+             wasm bytea NOT NULL,
+             PRIMARY KEY (slot, version));
+         CREATE TABLE {s}.plugin_slots (
+             slot text PRIMARY KEY, active bigint, next_version bigint NOT NULL);"
+    )
 }
 
 /// The version of `schema`, when it is records-host's.

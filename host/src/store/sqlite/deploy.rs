@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::record_error::{RecordError, StorageError};
-use crate::store::deploy::{ActiveVersion, NewVersion, VersionInfo};
+use crate::store::deploy::version::{ActiveVersion, NewVersion, VersionInfo};
 
 const COLUMNS: &str = "v.version, v.sha256, v.size, v.created_at, v.uploaded_by, v.message,
      v.passed, v.report, coalesce(s.active = v.version, 0)";

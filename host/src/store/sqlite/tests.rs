@@ -5,8 +5,9 @@ use super::schema::{APPLICATION_ID, SCHEMA_VERSION};
 use super::*;
 use crate::lock::LockStatus;
 use crate::store::Error;
+use crate::store::backend::Backend;
 use crate::store::record::Record;
-use crate::store::{Backend, Database, DatabaseOptions};
+use crate::store::{Database, DatabaseOptions};
 
 fn open(dir: &tempfile::TempDir) -> Database {
     Database::open(dir.path().join("app.db")).unwrap()

@@ -1,0 +1,59 @@
+//! The compiled plugins of deployed versions kept in memory, by the SHA-256 of
+//! their bytes, least recently used dropped first, bounded by the bytes of their
+//! compiled code. Tenants that deployed the same bytes share one entry. A
+//! plugin dropped here stays alive while calls still run it (it is an `Arc`);
+//! loading it again takes its compiled code from the runtime's cache on disk,
+//! not the compiler.
+
+use lru::LruCache;
+
+use crate::runtime::Plugin;
+
+/// Loaded plugins, by SHA-256.
+pub(crate) struct LoadedPlugins {
+    plugins: LruCache<String, Plugin>,
+    bytes: u64,
+    max_bytes: u64,
+}
+
+impl LoadedPlugins {
+    /// Keeps plugins of at most `max_bytes` of compiled code (always the one
+    /// loaded last, whatever its size).
+    pub(crate) fn new(max_bytes: u64) -> Self {
+        Self {
+            plugins: LruCache::unbounded(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// The plugin of these bytes, if loaded; it becomes the most recently used.
+    pub(crate) fn get(&mut self, sha256: &str) -> Option<Plugin> {
+        self.plugins.get(sha256).cloned()
+    }
+
+    /// Keeps `plugin` as the one of `sha256`, dropping the least recently used
+    /// ones over the bound; what it dropped, to be freed outside the caller's
+    /// lock.
+    pub(crate) fn put(&mut self, sha256: &str, plugin: Plugin) -> Vec<Plugin> {
+        let mut dropped = Vec::new();
+        self.bytes += plugin.code_size();
+        if let Some(old) = self.plugins.put(sha256.to_string(), plugin) {
+            self.bytes -= old.code_size();
+            dropped.push(old);
+        }
+        while self.bytes > self.max_bytes && self.plugins.len() > 1 {
+            let Some((_, old)) = self.plugins.pop_lru() else {
+                break;
+            };
+            self.bytes -= old.code_size();
+            dropped.push(old);
+        }
+        dropped
+    }
+
+    /// How many plugins, and how many bytes of compiled code, are loaded.
+    pub(crate) fn usage(&self) -> (usize, u64) {
+        (self.plugins.len(), self.bytes)
+    }
+}
