@@ -71,7 +71,8 @@ on_both! {
         // Rolling back is activating the older version.
         host.activate(&acme, &Slot::Plugin, 1, false).unwrap();
         assert_eq!(stored(&host, &acme, None), TELLING);
-        let (info, bytes) = host.version(&acme, &Slot::Plugin, 2).unwrap();
+        let info = host.version(&acme, &Slot::Plugin, 2).unwrap();
+        let bytes = host.version_wasm(&acme, &Slot::Plugin, 2).unwrap();
         assert_eq!((info.active, bytes.len() as u64), (false, info.size));
         assert_eq!(bytes, flawed);
     }

@@ -183,19 +183,31 @@ impl PluginHost {
         self.with_database(tenant, |db| Ok(db.versions(slot)?))
     }
 
-    /// Version `number` of `tenant`'s `slot`, and its component's bytes.
+    /// Version `number` of `tenant`'s `slot`.
     ///
     /// # Errors
-    /// [`Error::Deploy`] for a missing or damaged version; [`Error::Store`].
+    /// [`Error::Deploy`] for a missing version; [`Error::Store`].
     pub fn version(
         &self,
         tenant: &TenantName,
         slot: &Slot,
         number: u32,
-    ) -> Result<(VersionInfo, Vec<u8>), Error> {
-        self.with_database(tenant, |db| {
-            Ok((db.version(slot, number)?, db.version_wasm(slot, number)?))
-        })
+    ) -> Result<VersionInfo, Error> {
+        self.with_database(tenant, |db| Ok(db.version(slot, number)?))
+    }
+
+    /// The component of version `number` of `tenant`'s `slot`, checked against
+    /// its SHA-256.
+    ///
+    /// # Errors
+    /// [`Error::Deploy`] for a missing or damaged version; [`Error::Store`].
+    pub fn version_wasm(
+        &self,
+        tenant: &TenantName,
+        slot: &Slot,
+        number: u32,
+    ) -> Result<Vec<u8>, Error> {
+        self.with_database(tenant, |db| Ok(db.version_wasm(slot, number)?))
     }
 
     /// The plugin of `tenant`'s active version of `slot` (version `number` when

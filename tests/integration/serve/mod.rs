@@ -6,7 +6,10 @@
 //! writers, ten thousand tenants (`load.rs`).
 
 mod access;
+mod activation;
 mod api;
+mod deploy_crash;
+mod deploys;
 mod disclosure;
 mod early_auth;
 mod errors;

@@ -200,6 +200,68 @@ impl Server {
         answer(request.call().expect("HTTP request"))
     }
 
+    /// `method path` as `token` (if any), with `headers` and `body`.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
+        self.try_send(method, path, token, headers, body)
+            .expect("HTTP request")
+    }
+
+    /// [`send`](Self::send), or `None` when no answer came (the server died).
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Option<Answer> {
+        let request = self.build(method, path, token, headers, body);
+        self.agent.run(request).ok().map(answer)
+    }
+
+    /// `GET path` as `token`: the status and the body's bytes.
+    pub fn get_bytes(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        let mut response = self
+            .agent
+            .run(self.build("GET", path, token, &[], &[]))
+            .expect("HTTP request");
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap();
+        (status, bytes)
+    }
+
+    fn build(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> ureq::http::Request<Vec<u8>> {
+        let mut request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body.to_vec()).unwrap()
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -1,25 +1,19 @@
 //! A slot's versions as a table or as JSON.
 
 use records_host::{Slot, VersionInfo};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// The versions as JSON: one object per version, the check report parsed.
+use crate::text::version::version_json;
+
+/// The versions as JSON: one object per version, its check report parsed.
 pub(crate) fn json(versions: &[VersionInfo]) -> Value {
     Value::Array(
         versions
             .iter()
             .map(|v| {
-                json!({
-                    "version": v.number,
-                    "active": v.active,
-                    "sha256": v.sha256,
-                    "size": v.size,
-                    "created_at": v.created_at,
-                    "uploaded_by": v.uploaded_by,
-                    "message": v.message,
-                    "passed": v.passed,
-                    "checks": serde_json::from_str::<Value>(&v.report).unwrap_or(Value::Null),
-                })
+                let mut one = version_json(v);
+                one["checks"] = serde_json::from_str::<Value>(&v.report).unwrap_or(Value::Null);
+                one
             })
             .collect(),
     )

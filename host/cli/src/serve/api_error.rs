@@ -8,8 +8,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use records_host::Error;
 use records_host::display::error_chain;
+use records_host::{DeployError, Error};
 use serde_json::json;
 
 use super::call_note::OutcomeLabel;
@@ -27,6 +27,8 @@ pub(crate) enum ApiError {
     Unauthorized,
     /// 403: a valid token of another tenant.
     Forbidden,
+    /// 403: a call token on a deploy route.
+    NoDeployScope,
     /// 403: `--no-auth` serves only requests addressed to a loopback name.
     NotLoopbackHost,
     /// 404: the plugin exports no such function.
@@ -35,12 +37,21 @@ pub(crate) enum ApiError {
     NoRoute,
     /// 405: the route does not take this method.
     MethodNotAllowed,
+    /// 409: the request conflicts with the tenant's versions (removing the
+    /// active one, activating a failed one without `force`), or the tenant has
+    /// no plugin to run.
+    Conflict(String),
+    /// 422: an upload was refused (not a component, does not link, exceeds a
+    /// compile bound, fails the checks); the report when checks ran.
+    Unprocessable(String, Option<serde_json::Value>),
     /// 408: the body did not arrive within the read timeout.
     BodyTimeout,
     /// 413: the body is over the limit (this many bytes).
     TooLarge(usize),
     /// 415: a call's body must be declared `application/json` (`--no-auth`).
     NotJson,
+    /// 415: an upload must be declared `application/wasm`.
+    NotWasm,
     /// 500: the plugin was stopped (trap, time, memory, fuel).
     Stopped(String),
     /// 500: the host failed (a database it could not open, ...); the text is
@@ -60,12 +71,14 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::NotLoopbackHost => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::NoDeployScope | Self::NotLoopbackHost => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) | Self::NoRoute => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotJson | Self::NotWasm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Stopped(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::LockTimeout(_) | Self::Busy(_) | Self::TenantBusy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -76,9 +89,11 @@ impl ApiError {
     /// The outcome label of `/metrics`.
     pub(crate) fn outcome(&self) -> &'static str {
         match self {
-            Self::BadRequest(_) | Self::NotJson => "bad_request",
+            Self::BadRequest(_) | Self::NotJson | Self::NotWasm => "bad_request",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden | Self::NotLoopbackHost => "forbidden",
+            Self::Forbidden | Self::NoDeployScope | Self::NotLoopbackHost => "forbidden",
+            Self::Conflict(_) => "conflict",
+            Self::Unprocessable(..) => "refused",
             Self::NotFound(_) | Self::NoRoute | Self::MethodNotAllowed => "not_found",
             Self::BodyTimeout => "timeout",
             Self::TooLarge(_) => "too_large",
@@ -93,6 +108,9 @@ impl ApiError {
         match self {
             Self::Unauthorized => "a valid bearer token is required".into(),
             Self::Forbidden => "this token is not valid for this tenant".into(),
+            Self::NoDeployScope => {
+                "this token may call but not deploy (mint one with --scope deploy)".into()
+            }
             Self::NotLoopbackHost => {
                 "without credentials (--no-auth) only requests to a loopback host name are served"
                     .into()
@@ -102,6 +120,7 @@ impl ApiError {
             Self::BodyTimeout => "the body did not arrive in time".into(),
             Self::TooLarge(max) => format!("the body is over {} MiB", max >> 20),
             Self::NotJson => "the body must be sent as Content-Type: application/json".into(),
+            Self::NotWasm => "a component must be sent as Content-Type: application/wasm".into(),
             Self::TenantBusy(share) => {
                 format!("this tenant already has {share} calls in flight, its share; retry")
             }
@@ -110,7 +129,9 @@ impl ApiError {
             | Self::Stopped(msg)
             | Self::Internal(msg)
             | Self::LockTimeout(msg)
-            | Self::Busy(msg) => msg.clone(),
+            | Self::Busy(msg)
+            | Self::Conflict(msg)
+            | Self::Unprocessable(msg, _) => msg.clone(),
         }
     }
 }
@@ -124,6 +145,16 @@ impl From<Error> for ApiError {
         match err {
             Error::NoSuchFunction(_) => Self::NotFound(told),
             Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(told),
+            Error::NoPluginDeployed { .. } => Self::Conflict(told),
+            Error::Deploy(DeployError::NoSuchVersion { .. }) => Self::NotFound(told),
+            Error::Deploy(DeployError::Active { .. } | DeployError::FailedChecks { .. }) => {
+                Self::Conflict(told)
+            }
+            Error::LoadPlugin { reason, .. } => Self::Unprocessable(
+                format!("the component was refused: {}", reason.replace('\n', " ")),
+                None,
+            ),
+            Error::ChecksFailed { report } => Self::Unprocessable(told, Some(report.to_json())),
             _ if err.lock_timeout().is_some() => Self::LockTimeout(told),
             _ => Self::Internal(told),
         }
@@ -135,6 +166,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let outcome = OutcomeLabel(self.outcome());
         let mut body = json!({ "error": self.message() });
+        if let Self::Unprocessable(_, Some(report)) = &self {
+            body["report"] = report.clone();
+        }
         if let Some(id) = RequestId::current() {
             body["request_id"] = id.to_string().into();
         }

@@ -16,6 +16,7 @@ use super::api_error::ApiError;
 use super::auth::loopback_only;
 use super::call::{call, lock};
 use super::call_log::count_and_log;
+use super::deploy;
 use super::request_id;
 use super::state::AppState;
 
@@ -29,6 +30,35 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/tenants/{tenant}/call", post(counted_call))
         .route("/v1/tenants/{tenant}/lock", get(lock))
+        .route(
+            "/v1/tenants/{tenant}/plugins",
+            post(deploy::upload).get(deploy::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/plugins/{n}",
+            get(deploy::show).delete(deploy::remove),
+        )
+        .route("/v1/tenants/{tenant}/plugins/{n}/wasm", get(deploy::wasm))
+        .route(
+            "/v1/tenants/{tenant}/plugins/{n}/activate",
+            post(deploy::activate),
+        )
+        .route(
+            "/v1/tenants/{tenant}/scripts/{script}",
+            post(deploy::upload).get(deploy::list),
+        )
+        .route(
+            "/v1/tenants/{tenant}/scripts/{script}/{n}",
+            get(deploy::show).delete(deploy::remove),
+        )
+        .route(
+            "/v1/tenants/{tenant}/scripts/{script}/{n}/wasm",
+            get(deploy::wasm),
+        )
+        .route(
+            "/v1/tenants/{tenant}/scripts/{script}/{n}/activate",
+            post(deploy::activate),
+        )
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
@@ -38,7 +68,9 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 
 /// `GET /metrics`: Prometheus text.
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let text = state.metrics.render(state.host.open_databases());
+    let text = state
+        .metrics
+        .render(state.host.open_databases(), state.host.loaded_plugins());
     (
         [(
             header::CONTENT_TYPE,

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use records_host::TenantName;
 
 use super::api_error::{ApiError, closing};
-use super::tokens::{Access, Tokens};
+use super::tokens::{Access, Scope, Tokens};
 
 /// Who may call: everyone (requests to a loopback host name only), or the
 /// holders of tokens.
@@ -40,26 +40,33 @@ impl Auth {
     }
 
     /// The tenant, once its name is valid and the request's credentials are its
-    /// own.
+    /// own and reach `needed`; and who the caller is, for what it deploys:
+    /// `token:<tenant>:<fingerprint>`, or `loopback` without tokens.
     ///
     /// # Errors
     /// 400 for an invalid tenant name, 401 without a token or with one nobody
-    /// has, 403 with another tenant's.
+    /// has, 403 with another tenant's, or with a call token where `needed` is
+    /// deploy.
     pub(crate) fn authorize(
         &self,
         tenant: &str,
         headers: &HeaderMap,
-    ) -> Result<TenantName, ApiError> {
+        needed: Scope,
+    ) -> Result<(TenantName, String), ApiError> {
         let tenant = TenantName::new(tenant).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let Self::Tokens(tokens) = self else {
-            return Ok(tenant);
+            return Ok((tenant, "loopback".to_string()));
         };
         let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
         let access = tokens
             .read()
             .map_or(Access::Unknown, |tokens| tokens.access(token, &tenant));
         match access {
-            Access::Granted => Ok(tenant),
+            Access::Granted(scope, fingerprint) if scope >= needed => {
+                let who = format!("token:{tenant}:{fingerprint}");
+                Ok((tenant, who))
+            }
+            Access::Granted(..) => Err(ApiError::NoDeployScope),
             Access::OtherTenant => Err(ApiError::Forbidden),
             Access::Unknown => Err(ApiError::Unauthorized),
         }
@@ -83,11 +90,16 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Whether the request declares a JSON body (parameters such as `charset` allowed).
 fn is_json(headers: &HeaderMap) -> bool {
+    declares(headers, "application/json")
+}
+
+/// Whether the request declares its body as `mime` (parameters allowed).
+pub(crate) fn declares(headers: &HeaderMap, mime: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|declared| declared.trim().eq_ignore_ascii_case(mime))
 }
 
 /// Whether `Host` names this machine by a loopback name or address (with any

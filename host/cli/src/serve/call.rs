@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::text::{Outcome, json::to_json, json_args};
 use axum::Extension;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use records_host::display::error_chain;
 use records_host::{Error, LockStatus};
 use serde_json::{Value, json};
@@ -29,8 +30,10 @@ use super::state::AppState;
 pub(crate) async fn call(
     State(state): State<Arc<AppState>>,
     Extension(note): Extension<CallNote>,
+    headers: HeaderMap,
     TenantJson(tenant, request): TenantJson<CallRequest>,
 ) -> Result<Reply, ApiError> {
+    let version = plugin_version(&headers)?;
     let function = request.function()?.to_string();
     note.function(&function);
     let slot = state.slot(&tenant)?;
@@ -39,7 +42,7 @@ pub(crate) async fn call(
     let (outcome, withheld) = state
         .run(slot, move || {
             let mut withheld = None;
-            let outcome = host.call(&tenant, |instance| {
+            let outcome = host.call_version(&tenant, version, |instance| {
                 let results = json_args::call(instance, &function, &args);
                 withheld = instance.withheld_error().cloned();
                 results
@@ -69,6 +72,26 @@ pub(crate) async fn call(
         Outcome::Ok => Reply::ok(body),
         Outcome::Err => Reply::err(body),
     })
+}
+
+/// The version an `X-Plugin-Version: N` header asks for (to try a version
+/// before activating it); `None` without the header.
+///
+/// # Errors
+/// 400 when it is not a version number.
+fn plugin_version(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
+    headers
+        .get("x-plugin-version")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<u32>().ok())
+                .ok_or_else(|| {
+                    ApiError::BadRequest("X-Plugin-Version must be a version number".into())
+                })
+        })
+        .transpose()
 }
 
 /// `GET /v1/tenants/{tenant}/lock`: `{"state": "free"}` or `{"state": "held",

@@ -15,8 +15,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::auth::Auth;
 use super::bound::CallBound;
+use super::deploy_args::DeployArgs;
 use super::listener::{self, ConnectionLimits};
 use super::service::{Service, ServiceBuilder};
+use super::tokens::Scope;
 use super::{token_file, tokens};
 use crate::args::{CompileArgs, WriteArgs};
 use crate::exit;
@@ -49,8 +51,8 @@ pub(crate) struct Serve {
     )]
     db: Option<String>,
 
-    /// The tokens file: lines `<tenant> <sha256 hex of the token>` (see `records-host
-    /// token`); re-read on SIGHUP.
+    /// The tokens file: lines `<tenant> <sha256 hex of the token> [call|deploy]`
+    /// (see `records-host token`; no scope is call); re-read on SIGHUP.
     #[arg(long, value_name = "FILE", required_unless_present = "no_auth")]
     tokens: Option<PathBuf>,
 
@@ -89,6 +91,9 @@ pub(crate) struct Serve {
     max_open_dbs: u32,
 
     #[command(flatten)]
+    deploys: DeployArgs,
+
+    #[command(flatten)]
     writes: WriteArgs,
 
     #[command(flatten)]
@@ -118,15 +123,24 @@ impl Serve {
         // A call's thread is busy for at most its time limit; the grace period
         // lets every call that started finish.
         let grace = plugin.limits().timeout + Duration::from_secs(2);
-        let host = PluginHost::with_options(plugin, home, self.writes.options())
-            .keep_open(self.max_open_dbs as usize);
+        let mut host = PluginHost::with_options(plugin, home, self.writes.options())
+            .keep_open(self.max_open_dbs as usize)
+            .deployments(runtime.clone(), self.deploys.max_loaded_plugins_mib << 20);
+        if self.deploys.no_default_plugin {
+            host = host.without_default_plugin();
+        }
         let loaded = tokens
             .as_ref()
             .map(|parsed| (parsed.tokens.len(), parsed.malformed.len()));
         let auth = tokens.map_or(Auth::Open, |parsed| Auth::tokens(parsed.tokens));
         let mut builder = Service::builder(host, auth)
             .max_concurrent(bound)
-            .read_timeout(Duration::from_millis(self.read_timeout));
+            .read_timeout(Duration::from_millis(self.read_timeout))
+            .max_plugin_size(runtime.max_plugin_size())
+            .keep_versions(self.deploys.keep_versions);
+        if let Some(compiles) = self.deploys.max_concurrent_compiles {
+            builder = builder.max_concurrent_compiles(compiles as usize);
+        }
         if let Some(share) = self.max_concurrent_per_tenant {
             builder = builder.max_concurrent_per_tenant(share);
         }
@@ -250,11 +264,16 @@ pub(crate) struct Token {
     /// The tokens file to append its hash to (created with mode 0600 when missing).
     #[arg(long, value_name = "FILE")]
     tokens: PathBuf,
+
+    /// What the token may do: call (the tenant's calls and lock status), or
+    /// deploy (that, and its plugin and script versions).
+    #[arg(long, value_enum, default_value_t = Scope::Call)]
+    scope: Scope,
 }
 
 impl Token {
     pub(crate) fn execute(&self) -> anyhow::Result<u8> {
-        let token = tokens::mint(&self.tokens, &self.tenant)?;
+        let token = tokens::mint(&self.tokens, &self.tenant, self.scope)?;
         println!("{token}");
         Ok(exit::OK)
     }

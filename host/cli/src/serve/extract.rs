@@ -8,6 +8,7 @@
 //! client, where only `--no-auth` does. Every refusal before the body was read
 //! closes the connection, so its unread rest is not taken for a request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +22,7 @@ use serde_json::error::Category;
 use super::api_error::{ApiError, closing};
 use super::body::{MAX_BODY, read_within, refuse_declared_too_large};
 use super::state::AppState;
+use super::tokens::Scope;
 
 /// The tenant of a `/v1/tenants/{tenant}/...` route, once its name is valid
 /// and the request's credentials are its own.
@@ -37,7 +39,38 @@ impl FromRequestParts<Arc<AppState>> for Tenant {
         let name = Path::<String>::from_request_parts(parts, state)
             .await
             .map_or_else(|_| String::new(), |Path(name)| name);
-        state.auth.authorize(&name, &parts.headers).map(Self)
+        let (tenant, _) = state.auth.authorize(&name, &parts.headers, Scope::Call)?;
+        Ok(Self(tenant))
+    }
+}
+
+/// The tenant of a deploy route (`/v1/tenants/{tenant}/plugins...`), once its
+/// credentials are its own with the deploy scope, and who deploys
+/// (`token:<tenant>:<fingerprint>`, never the token).
+pub(crate) struct Deployer {
+    pub(crate) tenant: TenantName,
+    pub(crate) who: String,
+}
+
+impl FromRequestParts<Arc<AppState>> for Deployer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        // A name that is not even UTF-8 is refused as an invalid name.
+        let name = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|Path(mut params)| params.remove("tenant"))
+            .unwrap_or_default();
+        state
+            .auth
+            .authorize(&name, &parts.headers, Scope::Deploy)
+            .map(|(tenant, who)| Self { tenant, who })
+            // Refused before any body is read: the connection is closed.
+            .map_err(|e| closing(e.into_response()))
     }
 }
 

@@ -1,7 +1,9 @@
 //! `GET /metrics`: Prometheus text (OpenMetrics) of the service, with no tenant
 //! names in it: calls by function and outcome, their latency, plugins stopped by
 //! cause, lock acquisitions, waits and timeouts, open databases, and the tokens
-//! file (tokens loaded, malformed lines, failed reloads).
+//! file (tokens loaded, malformed lines, failed reloads), and deployments
+//! (uploads by outcome and how long their compile and checks took, activations,
+//! deployed plugins loaded and the bytes of their compiled code).
 //!
 //! Function labels are recorded only for calls that reached the plugin, so the
 //! label set is bounded by what the plugin exports, not by what clients send.
@@ -19,6 +21,11 @@ use records_host::process_lock_metrics;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
     function: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UploadLabels {
     outcome: String,
 }
 
@@ -41,6 +48,11 @@ pub(crate) struct Metrics {
     tokens: Gauge,
     tokens_malformed_lines: Gauge,
     tokens_reload_failures: Counter,
+    uploads: Family<UploadLabels, Counter>,
+    upload_seconds: Histogram,
+    activations: Counter,
+    loaded_plugins: Gauge,
+    loaded_plugin_bytes: Gauge,
 }
 
 impl Metrics {
@@ -108,6 +120,36 @@ impl Metrics {
             "SIGHUP reloads that kept the old tokens (file untrusted, unreadable or too slow)",
             tokens_reload_failures.clone(),
         );
+        let uploads = Family::<UploadLabels, Counter>::default();
+        registry.register(
+            "plugin_uploads",
+            "Plugin and script uploads, by outcome (stored, refused, too_large, busy, ...)",
+            uploads.clone(),
+        );
+        let upload_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        registry.register(
+            "plugin_upload_seconds",
+            "Time to compile, check and store an upload",
+            upload_seconds.clone(),
+        );
+        let activations = Counter::default();
+        registry.register(
+            "plugin_activations",
+            "Versions activated",
+            activations.clone(),
+        );
+        let loaded_plugins = Gauge::default();
+        registry.register(
+            "loaded_plugins",
+            "Deployed plugins kept loaded in memory",
+            loaded_plugins.clone(),
+        );
+        let loaded_plugin_bytes = Gauge::default();
+        registry.register(
+            "loaded_plugin_bytes",
+            "Bytes of compiled code of the deployed plugins kept loaded",
+            loaded_plugin_bytes.clone(),
+        );
         Self {
             registry,
             calls,
@@ -121,7 +163,26 @@ impl Metrics {
             tokens,
             tokens_malformed_lines,
             tokens_reload_failures,
+            uploads,
+            upload_seconds,
+            activations,
+            loaded_plugins,
+            loaded_plugin_bytes,
         }
+    }
+
+    /// Counts one upload by its outcome, and how long it took.
+    pub(crate) fn observe_upload(&self, outcome: &str, took: std::time::Duration) {
+        let labels = UploadLabels {
+            outcome: outcome.to_string(),
+        };
+        self.uploads.get_or_create(&labels).inc();
+        self.upload_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Counts one activation.
+    pub(crate) fn observe_activation(&self) {
+        self.activations.inc();
     }
 
     /// Records a tokens file just loaded: its tokens and its malformed lines.
@@ -163,7 +224,11 @@ impl Metrics {
     }
 
     /// The text a scrape gets, with the lock counters and open databases read now.
-    pub(crate) fn render(&self, open_databases: usize) -> String {
+    pub(crate) fn render(&self, open_databases: usize, loaded: (usize, u64)) -> String {
+        self.loaded_plugins
+            .set(i64::try_from(loaded.0).unwrap_or(i64::MAX));
+        self.loaded_plugin_bytes
+            .set(i64::try_from(loaded.1).unwrap_or(i64::MAX));
         let lock = process_lock_metrics();
         catch_up(&self.lock_acquisitions, lock.acquisitions);
         catch_up(&self.lock_contended, lock.contended);

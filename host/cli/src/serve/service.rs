@@ -7,18 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use records_host::PluginHost;
+use records_host::{DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_PLUGIN_SIZE, PluginHost};
+use tokio::sync::Semaphore;
 
 use super::app;
 use super::auth::Auth;
 use super::bound::CallBound;
 use super::metrics::Metrics;
-use super::state::AppState;
+use super::state::{AppState, Deploys};
 use super::tenant_shares::TenantShares;
 
 /// The HTTP API of `records-host serve` over one [`PluginHost`]: its routes are
-/// `GET /healthz`, `GET /metrics`, `POST /v1/tenants/{tenant}/call` and
-/// `GET /v1/tenants/{tenant}/lock`.
+/// `GET /healthz`, `GET /metrics`, `POST /v1/tenants/{tenant}/call`,
+/// `GET /v1/tenants/{tenant}/lock`, and the deploy routes under
+/// `/v1/tenants/{tenant}/plugins` and `/v1/tenants/{tenant}/scripts/{script}`
+/// (which need a host built with [`PluginHost::deployments`]).
 ///
 /// Cloning is cheap: clones share the host, the call pool and the metrics.
 /// Keep one outside the async runtime until it has shut down: on PostgreSQL the
@@ -35,6 +38,9 @@ pub struct ServiceBuilder {
     bound: CallBound,
     per_tenant: Option<u32>,
     read_timeout: Duration,
+    max_plugin_size: u64,
+    max_concurrent_compiles: usize,
+    keep_versions: u32,
 }
 
 impl Service {
@@ -47,6 +53,9 @@ impl Service {
             bound: CallBound::DEFAULT,
             per_tenant: None,
             read_timeout: ServiceBuilder::DEFAULT_READ_TIMEOUT,
+            max_plugin_size: DEFAULT_MAX_PLUGIN_SIZE,
+            max_concurrent_compiles: default_compiles(),
+            keep_versions: DEFAULT_KEEP_VERSIONS,
         }
     }
 
@@ -84,6 +93,27 @@ impl ServiceBuilder {
         self
     }
 
+    /// The largest upload taken, in bytes (413 beyond; default
+    /// [`DEFAULT_MAX_PLUGIN_SIZE`]).
+    pub fn max_plugin_size(mut self, bytes: u64) -> Self {
+        self.max_plugin_size = bytes;
+        self
+    }
+
+    /// How many uploads may compile and run their checks at once (default:
+    /// half the cores, at least 1); more are answered 503 with `Retry-After`.
+    pub fn max_concurrent_compiles(mut self, uploads: usize) -> Self {
+        self.max_concurrent_compiles = uploads.max(1);
+        self
+    }
+
+    /// How many versions of a slot are kept (and the active one); default
+    /// [`DEFAULT_KEEP_VERSIONS`].
+    pub fn keep_versions(mut self, versions: u32) -> Self {
+        self.keep_versions = versions.max(1);
+        self
+    }
+
     /// Each tenant's share of the calls at once, as configured or by default.
     pub(crate) fn per_tenant(&self) -> u32 {
         self.per_tenant
@@ -102,7 +132,18 @@ impl ServiceBuilder {
                 calls: self.bound.pool(),
                 metrics: Arc::new(Metrics::new()),
                 read_timeout: self.read_timeout,
+                deploys: Deploys {
+                    max_plugin_size: usize::try_from(self.max_plugin_size).unwrap_or(usize::MAX),
+                    compiles: Arc::new(Semaphore::new(self.max_concurrent_compiles)),
+                    keep_versions: self.keep_versions,
+                },
             }),
         }
     }
+}
+
+/// Half the cores, at least 1: compiling is the one thing an upload does that
+/// takes whole seconds of a core.
+fn default_compiles() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }

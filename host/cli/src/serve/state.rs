@@ -27,6 +27,17 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// How long a request's body may take to arrive after its headers.
     pub(crate) read_timeout: Duration,
+    /// How uploads are bounded.
+    pub(crate) deploys: Deploys,
+}
+
+/// How uploads are bounded: their size, how many compile at once, how many
+/// versions a slot keeps.
+pub(crate) struct Deploys {
+    pub(crate) max_plugin_size: usize,
+    /// One permit per upload compiling at once (`--max-concurrent-compiles`).
+    pub(crate) compiles: Arc<Semaphore>,
+    pub(crate) keep_versions: u32,
 }
 
 /// A call's place in its tenant's share and its slot, held until the call ends.

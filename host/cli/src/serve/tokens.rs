@@ -1,5 +1,13 @@
 //! Per-tenant credentials: the tokens file's lines (`<tenant> <sha256 hex of the
-//! token>`), minting a token, and checking a presented one in constant time.
+//! token> [call|deploy]`), minting a token, and checking a presented one in
+//! constant time.
+//!
+//! A token's scope is `call` (the calls and the lock status) or `deploy` (that,
+//! and the plugin and script versions). A line without a scope is `call`: the
+//! files written before scopes existed hold tokens minted to call, and reading
+//! them as able to deploy would hand every such token, wherever it was copied,
+//! the power to replace its tenant's code. Give a tenant deploy rights by
+//! minting a new token with `--scope deploy`.
 //! Reading the file, which grants access and so is trusted only under rules, is
 //! `token_file.rs`.
 //!
@@ -16,11 +24,31 @@ use records_host::TenantName;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+/// What a token may do for its tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
+pub enum Scope {
+    /// Call the tenant's plugin and read its lock status.
+    #[default]
+    Call,
+    /// Everything `call` may, and deploy, activate and remove versions.
+    Deploy,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Call => "call",
+            Self::Deploy => "deploy",
+        }
+    }
+}
+
 /// What a presented token may do for the tenant it asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
-    /// The token is this tenant's.
-    Granted,
+    /// The token is this tenant's, with this scope; the fingerprint names it in
+    /// logs and in what it deploys (the first 16 hex digits of its hash).
+    Granted(Scope, Fingerprint),
     /// The token is valid, but another tenant's.
     OtherTenant,
     /// No tenant has this token.
@@ -32,7 +60,18 @@ pub(crate) enum Access {
 /// constant time.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    entries: Vec<(TenantName, [u8; 32])>,
+    entries: Vec<(TenantName, [u8; 32], Scope)>,
+}
+
+/// A token's name that says nothing of the token: the first 8 bytes of its
+/// SHA-256 (which the tokens file holds in full), in hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint([u8; 8]);
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
 }
 
 /// A tokens file as read: the valid entries, and the numbers of the lines that
@@ -44,7 +83,7 @@ pub(crate) struct Parsed {
 }
 
 impl Tokens {
-    /// Reads one `<tenant> <64 hex digits>` per line; blank lines and lines
+    /// Reads one `<tenant> <64 hex digits> [call|deploy]` per line; blank lines and lines
     /// starting with `#` are skipped. Every valid line is kept and every other
     /// one reported: a reload that meets a typo on one line still applies the
     /// rest (a removed line takes effect, whatever else is wrong).
@@ -56,9 +95,17 @@ impl Tokens {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let parsed = line.split_once(' ').and_then(|(tenant, hash)| {
-                Some((TenantName::new(tenant).ok()?, parse_hash(hash.trim())?))
-            });
+            let mut fields = line.split_whitespace();
+            let parsed = (|| {
+                let tenant = TenantName::new(fields.next()?).ok()?;
+                let hash = parse_hash(fields.next()?)?;
+                let scope = match fields.next() {
+                    None | Some("call") => Scope::Call,
+                    Some("deploy") => Scope::Deploy,
+                    Some(_) => return None,
+                };
+                fields.next().is_none().then_some((tenant, hash, scope))
+            })();
             match parsed {
                 Some(entry) => entries.push(entry),
                 None => malformed.push(number + 1),
@@ -77,7 +124,12 @@ impl Tokens {
 
     /// Lets `token` call as `tenant` (its hash is kept, not the token).
     pub fn add(&mut self, tenant: TenantName, token: &str) {
-        self.entries.push((tenant, hash(token)));
+        self.add_scoped(tenant, token, Scope::Call);
+    }
+
+    /// Lets `token` act as `tenant` within `scope`.
+    pub fn add_scoped(&mut self, tenant: TenantName, token: &str, scope: Scope) {
+        self.entries.push((tenant, hash(token), scope));
     }
 
     /// How many tokens there are.
@@ -94,14 +146,23 @@ impl Tokens {
     /// time, whatever matches: the time taken says nothing about which did.
     pub(crate) fn access(&self, token: &str, tenant: &TenantName) -> Access {
         let presented = hash(token);
-        let (mut any, mut own) = (Choice::from(0), Choice::from(0));
-        for (owner, stored) in &self.entries {
+        let (mut any, mut own, mut deploy) = (Choice::from(0), Choice::from(0), Choice::from(0));
+        for (owner, stored, scope) in &self.entries {
             let same = stored.ct_eq(&presented);
+            let mine = same & Choice::from(u8::from(owner == tenant));
             any |= same;
-            own |= same & Choice::from(u8::from(owner == tenant));
+            own |= mine;
+            deploy |= mine & Choice::from(u8::from(*scope == Scope::Deploy));
         }
         if bool::from(own) {
-            Access::Granted
+            let scope = if bool::from(deploy) {
+                Scope::Deploy
+            } else {
+                Scope::Call
+            };
+            let mut short = [0u8; 8];
+            short.copy_from_slice(&presented[..8]);
+            Access::Granted(scope, Fingerprint(short))
         } else if bool::from(any) {
             Access::OtherTenant
         } else {
@@ -117,7 +178,7 @@ impl Tokens {
 ///
 /// # Errors
 /// When the OS has no randomness to give or the file cannot be written.
-pub(crate) fn mint(path: &Path, tenant: &TenantName) -> anyhow::Result<String> {
+pub(crate) fn mint(path: &Path, tenant: &TenantName, scope: Scope) -> anyhow::Result<String> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
     let token = format!("rht_{}", hex(&secret));
@@ -128,7 +189,12 @@ pub(crate) fn mint(path: &Path, tenant: &TenantName) -> anyhow::Result<String> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .with_context(|| format!("cannot open the tokens file {}", path.display()))?;
-    writeln!(file, "{tenant} {}", hex(&hash(&token)))
+    let line = match scope {
+        // Without a scope, as before scopes: older servers read the line too.
+        Scope::Call => format!("{tenant} {}", hex(&hash(&token))),
+        Scope::Deploy => format!("{tenant} {} {}", hex(&hash(&token)), scope.as_str()),
+    };
+    writeln!(file, "{line}")
         .with_context(|| format!("cannot write the tokens file {}", path.display()))?;
     Ok(token)
 }
@@ -164,8 +230,8 @@ mod tests {
     fn minted_tokens_grant_their_tenant_only() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("tokens");
-        let a = mint(&file, &tenant("acme")).unwrap();
-        let b = mint(&file, &tenant("globex")).unwrap();
+        let a = mint(&file, &tenant("acme"), Scope::Call).unwrap();
+        let b = mint(&file, &tenant("globex"), Scope::Deploy).unwrap();
         assert_ne!(a, b);
         assert_eq!(a.len(), 4 + 64, "256 bits");
         let text = std::fs::read_to_string(&file).unwrap();
@@ -174,9 +240,21 @@ mod tests {
         assert!(parsed.malformed.is_empty());
         let tokens = parsed.tokens;
         assert_eq!(tokens.len(), 2);
-        assert_eq!(tokens.access(&a, &tenant("acme")), Access::Granted);
+        let fingerprint = |token: &str| Fingerprint(hash(token)[..8].try_into().unwrap());
+        assert_eq!(
+            tokens.access(&a, &tenant("acme")),
+            Access::Granted(Scope::Call, fingerprint(&a))
+        );
         assert_eq!(tokens.access(&a, &tenant("globex")), Access::OtherTenant);
-        assert_eq!(tokens.access(&b, &tenant("globex")), Access::Granted);
+        assert_eq!(
+            tokens.access(&b, &tenant("globex")),
+            Access::Granted(Scope::Deploy, fingerprint(&b))
+        );
+        assert!(
+            text.lines().next().unwrap().split(' ').count() == 2,
+            "a call token's line is as before scopes"
+        );
+        assert!(text.lines().nth(1).unwrap().ends_with(" deploy"));
         assert_eq!(tokens.access("rht_nope", &tenant("acme")), Access::Unknown);
         assert_eq!(tokens.access("", &tenant("acme")), Access::Unknown);
     }
@@ -188,7 +266,7 @@ mod tests {
         std::fs::write(&target, "untouched\n").unwrap();
         let link = dir.path().join("tokens");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        assert!(mint(&link, &tenant("acme")).is_err());
+        assert!(mint(&link, &tenant("acme"), Scope::Call).is_err());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
     }
 
@@ -196,11 +274,11 @@ mod tests {
     fn malformed_lines_are_reported_by_number_and_the_rest_kept() {
         let good = format!("acme {}", "0".repeat(64));
         let text = format!(
-            "# comment\n\nacme 00\n{good}\n../x {}\nglobex\n",
+            "# comment\n\nacme 00\n{good}\n../x {}\nglobex\n{good} admin\n{good} deploy x\n{good} deploy\n",
             "0".repeat(64)
         );
         let parsed = Tokens::parse(&text);
-        assert_eq!(parsed.malformed, [3, 5, 6]);
-        assert_eq!(parsed.tokens.len(), 1);
+        assert_eq!(parsed.malformed, [3, 5, 6, 7, 8]);
+        assert_eq!(parsed.tokens.len(), 2);
     }
 }

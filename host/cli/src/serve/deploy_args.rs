@@ -1,0 +1,33 @@
+//! `serve`'s flags for tenants' own versions: whether tenants without one run
+//! the server's plugin, how uploads are bounded, how many versions are kept, how
+//! much compiled code stays loaded.
+
+use clap::Args;
+use records_host::DEFAULT_KEEP_VERSIONS;
+
+/// How tenants' deployed versions are served.
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// Tenants without an active plugin version of their own get 409 instead of
+    /// the server's --plugin.
+    #[arg(long)]
+    pub(crate) no_default_plugin: bool,
+
+    /// How many versions of each tenant's plugin (and of each script) are kept,
+    /// besides the active one; older ones are pruned.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_VERSIONS,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) keep_versions: u32,
+
+    /// How many uploads may compile and run their checks at once; more get 503
+    /// with Retry-After [default: half the cores, at least 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) max_concurrent_compiles: Option<u32>,
+
+    /// How much compiled code of tenants' plugins stays loaded in memory, in MiB
+    /// (least recently used dropped first; a dropped one is loaded again from the
+    /// compiled-plugin cache, not recompiled).
+    #[arg(long, value_name = "MIB", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 20)))]
+    pub(crate) max_loaded_plugins_mib: u64,
+}
