@@ -84,6 +84,10 @@ pub enum Error {
         /// Every check's outcome.
         report: crate::check_report::Report,
     },
+    /// Compiling an upload exceeded a bound of its [`Compiler`](crate::Compiler)
+    /// (time, memory), or the compiler could not run.
+    #[error(transparent)]
+    CompileRefused(#[from] crate::runtime::compiler::CompileRefused),
     /// The wasm engine could not be set up.
     #[error("engine: {0}")]
     Engine(String),

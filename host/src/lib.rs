@@ -112,8 +112,8 @@ pub use record_error::{RecordError, RecordId, StorageError};
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
 pub use runtime::{
-    DEFAULT_MAX_PLUGIN_SIZE, ExportName, InstanceFunc, Plugin, PluginInstance, Runtime,
-    RuntimeBuilder,
+    CompileRefused, Compiler, DEFAULT_MAX_PLUGIN_SIZE, ExportName, InstanceFunc, Plugin,
+    PluginInstance, Runtime, RuntimeBuilder,
 };
 pub use sandbox::limits::Limits;
 pub use store::Error as StoreError;

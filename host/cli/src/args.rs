@@ -8,7 +8,9 @@ use clap::Args;
 use records_host::DEFAULT_LOCK_TIMEOUT;
 use records_host::DEFAULT_MAX_PLUGIN_SIZE;
 use records_host::{DEFAULT_TXN_DEADLINE, lock_metrics_at};
-use records_host::{Database, DatabaseOptions, Limits, Runtime, RuntimeBuilder};
+use std::sync::Arc;
+
+use records_host::{Compiler, Database, DatabaseOptions, Limits, Runtime, RuntimeBuilder};
 
 use super::target::Target;
 
@@ -153,11 +155,35 @@ impl CompileArgs {
     /// A runtime for a server running up to `instances` calls at once: their
     /// instances' memory is pooled and reused. Where the pool's address space
     /// cannot be reserved (a `ulimit -v`), it warns and maps memory per instance.
-    pub(crate) fn runtime_pooled(&self, instances: u32) -> anyhow::Result<Runtime> {
-        match self.runtime_with(Runtime::builder().instance_pool(instances)) {
+    /// Uploads are compiled by `compiler`, which needs the cache (without it,
+    /// `--no-cache`, they compile in this process).
+    pub(crate) fn runtime_compiling_with(
+        &self,
+        instances: u32,
+        compiler: Arc<dyn Compiler>,
+    ) -> anyhow::Result<Runtime> {
+        self.runtime_pooled_with(instances, Runtime::builder().compiler(compiler))
+    }
+
+    /// The limits of every call.
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits.limits()
+    }
+
+    /// The largest plugin read, in bytes.
+    pub(crate) fn max_plugin_size(&self) -> u64 {
+        self.max_plugin_size << 20
+    }
+
+    fn runtime_pooled_with(
+        &self,
+        instances: u32,
+        builder: RuntimeBuilder,
+    ) -> anyhow::Result<Runtime> {
+        match self.runtime_with(builder.clone().instance_pool(instances)) {
             Err(e) if matches!(e.downcast_ref(), Some(records_host::Error::Engine(_))) => {
                 tracing::warn!(error = %e, "no instance pool: each call maps its own memory");
-                self.runtime()
+                self.runtime_with(builder)
             }
             pooled => pooled,
         }

@@ -11,6 +11,7 @@
 mod args;
 mod call;
 mod check;
+mod compile;
 mod demo;
 mod deploy;
 pub mod exit;
@@ -94,6 +95,9 @@ enum Command {
     Token(Token),
     /// Create a starter plugin project in Rust, Python or JavaScript.
     New(New),
+    /// Compile a component from stdin into the cache, for `serve` (internal).
+    #[command(hide = true)]
+    CompileWorker(compile::CompileWorker),
     /// Print the WIT contract this binary implements, or write it to a directory.
     Wit(Wit),
 }
@@ -106,6 +110,7 @@ impl Cli {
             Command::Demo(cmd) => cmd.execute(),
             Command::Call(cmd) => cmd.execute(),
             Command::Check(cmd) => cmd.execute(),
+            Command::CompileWorker(cmd) => cmd.execute(),
             Command::Run(cmd) => cmd.execute(),
             Command::LockStatus(cmd) => cmd.execute(),
             Command::Plugin(cmd) => cmd.execute(),

@@ -77,6 +77,18 @@ impl CompiledCache {
         Ok(component)
     }
 
+    /// The compiled `wasm` from a trusted, valid entry; `None` when there is
+    /// none (nothing is compiled).
+    pub(crate) fn load_cached(&self, engine: &Engine, wasm: &[u8]) -> Option<Component> {
+        self.prepare_dir().ok()?;
+        read_entry(engine, &self.entry_path(engine, wasm))
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Creates the directory (mode 0700) when missing, and checks that only this
     /// user can write it.
     fn prepare_dir(&self) -> Result<(), String> {

@@ -13,6 +13,7 @@
 mod cache;
 mod call;
 mod call_by_name;
+pub(crate) mod compiler;
 mod engine;
 mod export_names;
 mod instance;
@@ -25,6 +26,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use self::call_by_name::InstanceFunc;
+pub use self::compiler::{CompileRefused, Compiler};
 pub use self::export_names::ExportName;
 pub use self::instance::PluginInstance;
 pub use self::plugin::Plugin;
@@ -52,6 +54,17 @@ pub struct RuntimeBuilder {
     limits: Limits,
     max_plugin_size: u64,
     instance_pool: Option<u32>,
+    compiler: Option<SharedCompiler>,
+}
+
+/// The runtime's [`Compiler`], shared by its clones.
+#[derive(Clone)]
+struct SharedCompiler(Arc<dyn Compiler>);
+
+impl std::fmt::Debug for SharedCompiler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Compiler")
+    }
 }
 
 impl Default for RuntimeBuilder {
@@ -61,6 +74,7 @@ impl Default for RuntimeBuilder {
             limits: Limits::default(),
             max_plugin_size: DEFAULT_MAX_PLUGIN_SIZE,
             instance_pool: None,
+            compiler: None,
         }
     }
 }
@@ -107,6 +121,14 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Compiles uploads ([`Runtime::load_checked`]) with `compiler`, outside
+    /// this process, into the cache directory (which it requires); see
+    /// [`Compiler`].
+    pub fn compiler(mut self, compiler: Arc<dyn Compiler>) -> Self {
+        self.compiler = Some(SharedCompiler(compiler));
+        self
+    }
+
     /// Creates the engine and links WASI and the store imports.
     ///
     /// # Errors
@@ -132,6 +154,7 @@ impl RuntimeBuilder {
             cache: self.cache_dir.map(CompiledCache::new),
             limits: self.limits,
             max_plugin_size: self.max_plugin_size,
+            compiler: self.compiler,
         })
     }
 }
@@ -144,6 +167,7 @@ pub struct Runtime {
     cache: Option<CompiledCache>,
     limits: Limits,
     max_plugin_size: u64,
+    compiler: Option<SharedCompiler>,
 }
 
 impl Runtime {
@@ -168,25 +192,40 @@ impl Runtime {
     /// something the host does not provide.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, Error> {
         let _span = tracing::debug_span!("load", plugin = name).entered();
-        let load_error = |reason: String| Error::LoadPlugin {
-            plugin: crate::display::escape_control(name),
-            reason,
-        };
-        if !wasm.starts_with(b"\0asm") {
-            return Err(load_error(
-                "not a WebAssembly component (no \\0asm header)".into(),
-            ));
-        }
+        check_header(name, wasm)?;
         let component = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, wasm),
             None => Component::new(&self.engine, wasm),
         }
-        .map_err(|e| load_error(one_line(&e)))?;
+        .map_err(|e| load_error(name, one_line(&e)))?;
+        self.link(name, &component)
+    }
+
+    /// Links a compiled `component`.
+    fn link(&self, name: &str, component: &Component) -> Result<Plugin, Error> {
         let pre = self
             .linker
-            .instantiate_pre(&component)
-            .map_err(|e| load_error(one_line(&e)))?;
+            .instantiate_pre(component)
+            .map_err(|e| load_error(name, one_line(&e)))?;
         Ok(Plugin::new(name, pre, self.limits.clone()))
+    }
+
+    /// Compiles `wasm` into the cache directory, when it is not there yet: what
+    /// a [`Compiler`] process runs.
+    ///
+    /// # Errors
+    /// [`Error::LoadPlugin`] when it does not compile, or the runtime has no
+    /// cache directory.
+    pub fn precompile(&self, wasm: &[u8]) -> Result<(), Error> {
+        check_header("upload", wasm)?;
+        let cache = self
+            .cache
+            .as_ref()
+            .ok_or_else(|| load_error("upload", "this runtime has no cache directory".into()))?;
+        cache
+            .load_or_compile(&self.engine, wasm)
+            .map(drop)
+            .map_err(|e| load_error("upload", one_line(&e)))
     }
 
     /// Like [`load`](Self::load), refusing bytes over the plugin size limit
@@ -206,7 +245,25 @@ impl Runtime {
                 ),
             });
         }
-        self.load(name, wasm)
+        let (Some(SharedCompiler(compiler)), Some(cache)) = (&self.compiler, &self.cache) else {
+            return self.load(name, wasm);
+        };
+        check_header(name, wasm)?;
+        if cache.load_cached(&self.engine, wasm).is_none() {
+            compiler
+                .compile(wasm, cache.dir())
+                .map_err(|refused| match refused {
+                    CompileRefused::Invalid(reason) => load_error(name, reason),
+                    other => Error::CompileRefused(other),
+                })?;
+        }
+        let component = cache.load_cached(&self.engine, wasm).ok_or_else(|| {
+            load_error(
+                name,
+                "the compiled artifact does not load in this engine".into(),
+            )
+        })?;
+        self.link(name, &component)
     }
 
     /// The largest plugin this runtime loads, in bytes.
@@ -253,5 +310,24 @@ impl Runtime {
     #[cfg(feature = "reference-plugin")]
     pub fn load_reference(&self) -> Result<Plugin, Error> {
         self.load(REFERENCE_PLUGIN_NAME, REFERENCE_PLUGIN)
+    }
+}
+
+fn load_error(name: &str, reason: String) -> Error {
+    Error::LoadPlugin {
+        plugin: crate::display::escape_control(name),
+        reason,
+    }
+}
+
+/// Refuses bytes that do not even start as WebAssembly.
+fn check_header(name: &str, wasm: &[u8]) -> Result<(), Error> {
+    if wasm.starts_with(b"\0asm") {
+        Ok(())
+    } else {
+        Err(load_error(
+            name,
+            "not a WebAssembly component (no \\0asm header)".into(),
+        ))
     }
 }

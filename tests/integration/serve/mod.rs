@@ -8,6 +8,7 @@
 mod access;
 mod activation;
 mod api;
+mod compile_bounds;
 mod deploy_crash;
 mod deploys;
 mod disclosure;

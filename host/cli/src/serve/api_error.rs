@@ -9,7 +9,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use records_host::display::error_chain;
-use records_host::{DeployError, Error};
+use records_host::{CompileRefused, DeployError, Error};
 use serde_json::json;
 
 use super::call_note::OutcomeLabel;
@@ -154,6 +154,10 @@ impl From<Error> for ApiError {
                 format!("the component was refused: {}", reason.replace('\n', " ")),
                 None,
             ),
+            Error::CompileRefused(CompileRefused::Failed(_)) => Self::Internal(told),
+            Error::CompileRefused(refused) => {
+                Self::Unprocessable(format!("the component was refused: {refused}"), None)
+            }
             Error::ChecksFailed { report } => Self::Unprocessable(told, Some(report.to_json())),
             _ if err.lock_timeout().is_some() => Self::LockTimeout(told),
             _ => Self::Internal(told),

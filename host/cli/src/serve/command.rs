@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -115,7 +116,12 @@ impl Serve {
             Some(path) => Some(token_file::load_at_start(path)?),
             None => None,
         };
-        let runtime = self.compile.runtime_pooled(bound.instances())?;
+        let compiler = self
+            .deploys
+            .compiler(self.compile.limits(), self.compile.max_plugin_size());
+        let runtime = self
+            .compile
+            .runtime_compiling_with(bound.instances(), Arc::new(compiler))?;
         let plugin = match &self.plugin {
             Some(path) => runtime.load_file(path)?,
             None => runtime.load_reference()?,
