@@ -113,7 +113,7 @@ pub use record_error::{RecordError, RecordId, StorageError};
 pub use runtime::REFERENCE_PLUGIN;
 pub use runtime::{
     CompileRefused, Compiler, DEFAULT_MAX_PLUGIN_SIZE, ExportName, InstanceFunc, Plugin,
-    PluginInstance, Runtime, RuntimeBuilder,
+    PluginInstance, Runtime, RuntimeBuilder, ScriptOutput,
 };
 pub use sandbox::limits::Limits;
 pub use store::Error as StoreError;

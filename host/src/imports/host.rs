@@ -13,6 +13,7 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::imports::bindings::records::plugin::{store, types};
@@ -20,7 +21,7 @@ use crate::imports::error::ImportError;
 use crate::record_error::{RecordError, RecordId, StorageError};
 use crate::sandbox::bounded_io::BoundedIo;
 use crate::sandbox::limits::{Limits, PluginLimiter};
-use crate::sandbox::output::PrefixedOutput;
+use crate::sandbox::output::{CapturedOutput, PrefixedOutput};
 use crate::store::Database;
 use crate::store::record::Record;
 use crate::store::{TxnShared, WriteTxn};
@@ -33,6 +34,14 @@ pub(crate) enum Stdio {
     /// A script (`records-host run`): the host's stdin, stdout and stderr, and
     /// these arguments (`args[0]` is the script's name).
     Inherit { args: Vec<String> },
+    /// A script run for a client: this stdin, stdout and stderr kept in memory
+    /// (each up to `Limits::max_output` bytes), and these arguments.
+    Captured {
+        args: Vec<String>,
+        stdin: Vec<u8>,
+        stdout: CapturedOutput,
+        stderr: CapturedOutput,
+    },
 }
 
 /// The per-instance state of a plugin: its database, its open transactions, its
@@ -70,6 +79,17 @@ impl HostState {
                 wasi.inherit_stdin()
                     .inherit_stdout()
                     .inherit_stderr()
+                    .args(&args);
+            }
+            Stdio::Captured {
+                args,
+                stdin,
+                stdout,
+                stderr,
+            } => {
+                wasi.stdin(MemoryInputPipe::new(stdin))
+                    .stdout(stdout)
+                    .stderr(stderr)
                     .args(&args);
             }
         }

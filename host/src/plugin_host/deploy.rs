@@ -225,6 +225,39 @@ impl PluginHost {
         self.with_database(tenant, |db| self.version_plugin(db, slot, number))
     }
 
+    /// Runs `tenant`'s active version of the script `slot` with `args` (its
+    /// name first) and `stdin`, over the tenant's database, under the same
+    /// limits as a call; its output is kept up to the output limit.
+    ///
+    /// # Errors
+    /// [`Error::Deploy`] when no version of the script is active (or it is
+    /// damaged); [`Error::BadCall`] when it is not a command; a limit error or
+    /// [`Error::Trap`] when it is stopped; [`Error::Store`].
+    pub fn run_script(
+        &self,
+        tenant: &TenantName,
+        slot: &Slot,
+        args: Vec<String>,
+        stdin: Vec<u8>,
+    ) -> Result<crate::runtime::ScriptOutput, Error> {
+        let db = self.take_database(tenant)?;
+        let script = match self.version_plugin(&db, slot, None) {
+            Ok(Some(script)) => script,
+            Ok(None) => {
+                self.put_back(tenant, db);
+                return Err(
+                    crate::store::DeployError::NoActiveVersion { slot: slot.clone() }.into(),
+                );
+            }
+            Err(e) => {
+                self.put_back(tenant, db);
+                return Err(e);
+            }
+        };
+        // The database goes with the script's store and is closed after it.
+        script.run_script(db, Some(tenant), args, stdin)
+    }
+
     /// How many deployed plugins are loaded, and the bytes of their compiled code.
     pub fn loaded_plugins(&self) -> (usize, u64) {
         self.inner

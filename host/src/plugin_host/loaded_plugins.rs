@@ -57,3 +57,47 @@ impl LoadedPlugins {
         (self.plugins.len(), self.bytes)
     }
 }
+
+#[cfg(all(test, feature = "reference-plugin"))]
+mod tests {
+    use super::*;
+    use crate::runtime::{REFERENCE_PLUGIN, Runtime};
+
+    /// The reference plugin with a custom section holding `n`: other bytes,
+    /// the same code.
+    fn variant(runtime: &Runtime, n: u8) -> Plugin {
+        let mut wasm = REFERENCE_PLUGIN.to_vec();
+        wasm.extend_from_slice(&[0, 3, 1, b'n', n]);
+        runtime.load("variant", &wasm).expect("the variant loads")
+    }
+
+    #[test]
+    fn the_least_recently_used_plugins_go_first_once_over_the_byte_bound() {
+        let runtime = Runtime::new().expect("a runtime");
+        let (a, b, c) = (
+            variant(&runtime, 1),
+            variant(&runtime, 2),
+            variant(&runtime, 3),
+        );
+        let size = a.code_size();
+        assert!(size > 0);
+        let mut loaded = LoadedPlugins::new(2 * size + size / 2);
+        assert!(loaded.put("a", a).is_empty());
+        assert!(loaded.put("b", b).is_empty());
+        assert_eq!(loaded.usage(), (2, 2 * size));
+        assert!(loaded.get("a").is_some(), "a is now the most recently used");
+        let dropped = loaded.put("c", c.clone());
+        assert_eq!(dropped.len(), 1);
+        assert!(
+            loaded.get("b").is_none(),
+            "b, the least recently used, went"
+        );
+        assert!(loaded.get("a").is_some() && loaded.get("c").is_some());
+        assert_eq!(loaded.usage(), (2, 2 * size));
+
+        // One plugin over the whole bound is still kept: the one loaded last.
+        let mut tiny = LoadedPlugins::new(1);
+        assert!(tiny.put("c", c).is_empty());
+        assert_eq!(tiny.usage(), (1, size));
+    }
+}

@@ -29,7 +29,7 @@ pub use self::call_by_name::InstanceFunc;
 pub use self::compiler::{CompileRefused, Compiler};
 pub use self::export_names::ExportName;
 pub use self::instance::PluginInstance;
-pub use self::plugin::Plugin;
+pub use self::plugin::{Plugin, ScriptOutput};
 pub use crate::plugin_file::DEFAULT_MAX_PLUGIN_SIZE;
 
 use self::cache::CompiledCache;
@@ -45,6 +45,7 @@ use crate::sandbox::limits::{Limits, start_epoch_ticker};
 pub const REFERENCE_PLUGIN: &[u8] = include_bytes!(env!("REFERENCE_GUEST_WASM"));
 
 /// The name the embedded reference plugin goes by (in errors and the lock file).
+#[cfg(feature = "reference-plugin")]
 pub const REFERENCE_PLUGIN_NAME: &str = "reference";
 
 /// Builds a [`Runtime`].

@@ -13,8 +13,24 @@ use super::instance::PluginInstance;
 use crate::error::{Error, one_line};
 use crate::imports::host::{HostState, Stdio};
 use crate::sandbox::limits::Limits;
+use crate::sandbox::output::CapturedOutput;
 use crate::store::Database;
 use crate::tenant::TenantName;
+
+/// What a script run with [`Plugin::run_script`] left: its exit code and its
+/// output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOutput {
+    /// Its exit code (0 when `run` returned `ok`, 1 for `err`, or the code it
+    /// exited with).
+    pub exit: i32,
+    /// What it wrote on stdout, up to the output limit.
+    pub stdout: Vec<u8>,
+    /// What it wrote on stderr, up to the output limit.
+    pub stderr: Vec<u8>,
+    /// Whether either was cut at the limit.
+    pub truncated: bool,
+}
 
 /// A compiled, linked plugin, ready to instantiate. Cheap to clone, `Send` and
 /// `Sync`: compile once, instantiate per call from any thread.
@@ -129,8 +145,50 @@ impl Plugin {
         tenant: Option<&TenantName>,
         args: Vec<String>,
     ) -> Result<i32, Error> {
+        self.run_with(db, tenant, Stdio::Inherit { args })
+    }
+
+    /// Runs the plugin as a command, like [`run_command`](Self::run_command),
+    /// with `stdin` as its standard input and its stdout and stderr kept (each up
+    /// to [`Limits::max_output`] bytes, the rest dropped), for a caller that is
+    /// not a terminal (a service's client).
+    ///
+    /// # Errors
+    /// As [`run_command`](Self::run_command).
+    pub fn run_script(
+        &self,
+        db: Database,
+        tenant: Option<&TenantName>,
+        args: Vec<String>,
+        stdin: Vec<u8>,
+    ) -> Result<ScriptOutput, Error> {
+        let stdout = CapturedOutput::new(self.limits.max_output);
+        let stderr = CapturedOutput::new(self.limits.max_output);
+        let stdio = Stdio::Captured {
+            args,
+            stdin,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+        };
+        let exit = self.run_with(db, tenant, stdio)?;
+        let (stdout, out_cut) = stdout.take();
+        let (stderr, err_cut) = stderr.take();
+        Ok(ScriptOutput {
+            exit,
+            stdout,
+            stderr,
+            truncated: out_cut || err_cut,
+        })
+    }
+
+    fn run_with(
+        &self,
+        db: Database,
+        tenant: Option<&TenantName>,
+        stdio: Stdio,
+    ) -> Result<i32, Error> {
         let db = self.prepare_db(db, tenant)?;
-        let mut store = self.new_store(HostState::new(db, Stdio::Inherit { args }, &self.limits));
+        let mut store = self.new_store(HostState::new(db, stdio, &self.limits));
         let command = CommandPre::new(self.pre.clone()).map_err(|e| {
             Error::BadCall(format!(
                 "plugin {} is not a command component (no wasi:cli/run export): {}",

@@ -1,5 +1,7 @@
 //! Where a plugin's stdout and stderr go: the host's stderr, line by line, each
-//! line prefixed with the plugin's (and tenant's) name, and bounded in size.
+//! line prefixed with the plugin's (and tenant's) name, and bounded in size
+//! ([`PrefixedOutput`]); or, for a script run over HTTP, a buffer of bounded
+//! size the caller reads afterwards ([`CapturedOutput`]).
 //!
 //! Writes always succeed from the guest's side, so a chatty or hostile plugin
 //! neither fills the host's log nor traps on a full pipe. The budget counts what
@@ -20,13 +22,75 @@ use crate::sync::locked;
 /// A line longer than this is emitted in pieces, so one endless line is bounded too.
 const MAX_LINE: usize = 4096;
 
-/// A plugin output stream; clones share one budget and one line buffer.
-#[derive(Clone)]
-pub(crate) struct PrefixedOutput {
-    sink: Arc<Mutex<Sink>>,
+/// Where an output stream's bytes go.
+pub(crate) trait Sink: Send + 'static {
+    fn write(&mut self, bytes: &[u8]);
 }
 
-struct Sink {
+/// A plugin output stream over a sink; clones share the sink (and its budget).
+pub(crate) struct Output<S> {
+    sink: Arc<Mutex<S>>,
+}
+
+impl<S> Clone for Output<S> {
+    fn clone(&self) -> Self {
+        Self {
+            sink: Arc::clone(&self.sink),
+        }
+    }
+}
+
+impl<S: Sink> Output<S> {
+    fn write_bytes(&self, bytes: &[u8]) {
+        locked(&self.sink).write(bytes);
+    }
+}
+
+/// Output to the host's stderr, each line prefixed `[label]`.
+pub(crate) type PrefixedOutput = Output<Prefixed>;
+
+/// Output kept in memory, up to a budget.
+pub(crate) type CapturedOutput = Output<Captured>;
+
+/// A budget of bytes kept; what comes past it is dropped and marked.
+pub(crate) struct Captured {
+    bytes: Vec<u8>,
+    budget: usize,
+    truncated: bool,
+}
+
+impl Sink for Captured {
+    fn write(&mut self, bytes: &[u8]) {
+        let room = self.budget.saturating_sub(self.bytes.len());
+        if bytes.len() > room {
+            self.truncated = true;
+        }
+        self.bytes
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+impl CapturedOutput {
+    /// A buffer keeping at most `budget` bytes.
+    pub(crate) fn new(budget: usize) -> Self {
+        Self {
+            sink: Arc::new(Mutex::new(Captured {
+                bytes: Vec::new(),
+                budget,
+                truncated: false,
+            })),
+        }
+    }
+
+    /// What was kept, and whether more was dropped.
+    pub(crate) fn take(&self) -> (Vec<u8>, bool) {
+        let mut sink = locked(&self.sink);
+        (std::mem::take(&mut sink.bytes), sink.truncated)
+    }
+}
+
+/// The line buffer and budget of a [`PrefixedOutput`].
+pub(crate) struct Prefixed {
     prefix: String,
     line: Vec<u8>,
     budget: usize,
@@ -37,7 +101,7 @@ impl PrefixedOutput {
     /// Output labelled `[prefix]`, of which at most `budget` bytes are shown.
     pub(crate) fn new(prefix: String, budget: usize) -> Self {
         Self {
-            sink: Arc::new(Mutex::new(Sink {
+            sink: Arc::new(Mutex::new(Prefixed {
                 prefix,
                 line: Vec::new(),
                 budget,
@@ -45,13 +109,9 @@ impl PrefixedOutput {
             })),
         }
     }
-
-    fn write_bytes(&self, bytes: &[u8]) {
-        locked(&self.sink).write(bytes);
-    }
 }
 
-impl Sink {
+impl Sink for Prefixed {
     fn write(&mut self, bytes: &[u8]) {
         for &byte in bytes {
             if self.truncated {
@@ -63,7 +123,9 @@ impl Sink {
             }
         }
     }
+}
 
+impl Prefixed {
     fn emit_line(&mut self) {
         if self.line.is_empty() || self.truncated {
             return;
@@ -89,19 +151,19 @@ impl Sink {
     }
 }
 
-impl Drop for Sink {
+impl Drop for Prefixed {
     fn drop(&mut self) {
         self.emit_line();
     }
 }
 
-impl IsTerminal for PrefixedOutput {
+impl<S> IsTerminal for Output<S> {
     fn is_terminal(&self) -> bool {
         false
     }
 }
 
-impl StdoutStream for PrefixedOutput {
+impl<S: Sink> StdoutStream for Output<S> {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
         Box::new(self.clone())
     }
@@ -112,11 +174,11 @@ impl StdoutStream for PrefixedOutput {
 }
 
 #[wasmtime_wasi::async_trait]
-impl Pollable for PrefixedOutput {
+impl<S: Sink> Pollable for Output<S> {
     async fn ready(&mut self) {}
 }
 
-impl OutputStream for PrefixedOutput {
+impl<S: Sink> OutputStream for Output<S> {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         self.write_bytes(&bytes);
         Ok(())
@@ -131,7 +193,7 @@ impl OutputStream for PrefixedOutput {
     }
 }
 
-impl tokio::io::AsyncWrite for PrefixedOutput {
+impl<S: Sink> tokio::io::AsyncWrite for Output<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         _: &mut Context<'_>,

@@ -213,3 +213,47 @@ fn two_servers_on_one_postgres_database_see_one_set_of_versions() {
         (200, flawed)
     );
 }
+
+on_both! {
+    fn a_deployed_script_runs_over_http_with_its_stdin_and_output(env) {
+        let acme = deploy_token(&env, "acme");
+        let caller = mint(&env, "acme");
+        let server = Server::start(&env, &["--tokens", "tokens"]);
+        let run = |body: serde_json::Value| {
+            server.send(
+                "POST",
+                "/v1/tenants/acme/scripts/import-csv/run",
+                Some(&caller),
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+        };
+        let none = run(json!({"stdin": "a,1\n"}));
+        assert_eq!(none.status, 409, "{}", none.text);
+        assert_eq!(none.body["error"], "no version of the script import-csv is active");
+
+        let script = std::fs::read(records_test_fixtures::IMPORT_CSV).unwrap();
+        let path = "/v1/tenants/acme/scripts/import-csv";
+        let up = server.send("POST", path, Some(&acme), WASM, &script);
+        assert_eq!(up.status, 201, "{}", up.text);
+        let activated = server.send("POST", &format!("{path}/1/activate"), Some(&acme), &[], b"");
+        assert_eq!(activated.status, 200, "{}", activated.text);
+
+        let dry = run(json!({"args": ["--dry-run"], "stdin": "a,1\nb,2\n"}));
+        assert_eq!(dry.status, 200, "{}", dry.text);
+        assert_eq!(dry.body, json!({
+            "exit": 0,
+            "stdout": "checked 2 records; nothing imported (--dry-run)\n",
+            "stderr": "",
+            "truncated": false,
+        }));
+        let imported = run(json!({"stdin": "apples,3\npears,5\n"}));
+        assert_eq!(imported.body["exit"], 0, "{}", imported.text);
+        assert_eq!(imported.body["stdout"], "imported 2 records (ids 1..=2)\n");
+        let bad = run(json!({"stdin": "apples,3\nnot a record\n"}));
+        assert_eq!(bad.body["exit"], 1, "{}", bad.text);
+        assert!(bad.body["stderr"].as_str().unwrap().contains("line 2"), "{}", bad.text);
+        let records = server.call("acme", Some(&caller), &json!({"function": "get-all-records"}));
+        assert_eq!(records.body["ok"].as_array().unwrap().len(), 2, "the bad run imported nothing");
+    }
+}

@@ -147,9 +147,11 @@ impl From<Error> for ApiError {
             Error::BadCall(_) | Error::InvalidTenant(_) => Self::BadRequest(told),
             Error::NoPluginDeployed { .. } => Self::Conflict(told),
             Error::Deploy(DeployError::NoSuchVersion { .. }) => Self::NotFound(told),
-            Error::Deploy(DeployError::Active { .. } | DeployError::FailedChecks { .. }) => {
-                Self::Conflict(told)
-            }
+            Error::Deploy(
+                DeployError::Active { .. }
+                | DeployError::FailedChecks { .. }
+                | DeployError::NoActiveVersion { .. },
+            ) => Self::Conflict(told),
             Error::LoadPlugin { reason, .. } => Self::Unprocessable(
                 format!("the component was refused: {}", reason.replace('\n', " ")),
                 None,

@@ -48,6 +48,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             post(deploy::upload).get(deploy::list),
         )
         .route(
+            "/v1/tenants/{tenant}/scripts/{script}/run",
+            post(deploy::run_script),
+        )
+        .route(
             "/v1/tenants/{tenant}/scripts/{script}/{n}",
             get(deploy::show).delete(deploy::remove),
         )

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::api_error::{ApiError, closing};
 use super::auth::declares;
 use super::body::{read_within, refuse_declared_too_large};
-use super::extract::Deployer;
+use super::extract::{Deployer, TenantJson};
 use super::reply::Reply;
 use super::state::AppState;
 use crate::text::version::version_json;
@@ -264,6 +264,54 @@ pub(crate) async fn remove(
     .await?;
     tracing::info!(tenant = %deployer.tenant, version = number, by = deployer.who, "removed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/tenants/{tenant}/scripts/{script}/run` with `{"args": [...],
+/// "stdin": "..."}` (both optional; a call token suffices): runs the active
+/// version of the script like a call (a slot of the tenant's share, the call
+/// pool, the call limits) and answers `{"exit": n, "stdout": "...", "stderr":
+/// "...", "truncated": bool}`, the output kept up to the output limit.
+///
+/// # Errors
+/// 409 when no version of the script is active; 500 when it was stopped; no slot.
+pub(crate) async fn run_script(
+    State(state): State<Arc<AppState>>,
+    Path(params): Path<HashMap<String, String>>,
+    TenantJson(tenant, request): TenantJson<RunRequest>,
+) -> Result<Reply, ApiError> {
+    let Target { slot, .. } = target(&params)?;
+    let Slot::Script(name) = &slot else {
+        return Err(ApiError::NoRoute);
+    };
+    let mut args = vec![name.clone()];
+    args.extend(request.args);
+    let stdin = request.stdin.into_bytes();
+    let call_slot = state.slot(&tenant)?;
+    let host = state.host.clone();
+    let output = state
+        .run(call_slot, move || {
+            host.run_script(&tenant, &slot, args, stdin)
+        })
+        .await?
+        .map_err(ApiError::from)?;
+    Ok(Reply::ok(json!({
+        "exit": output.exit,
+        "stdout": String::from_utf8_lossy(&output.stdout),
+        "stderr": String::from_utf8_lossy(&output.stderr),
+        "truncated": output.truncated,
+    })))
+}
+
+/// The body of a script run.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunRequest {
+    /// Its arguments after its name.
+    #[serde(default)]
+    args: Vec<String>,
+    /// Its standard input.
+    #[serde(default)]
+    stdin: String,
 }
 
 /// Runs `work` for the deployer's tenant in its share of the call slots, on

@@ -35,10 +35,7 @@ impl FromRequestParts<Arc<AppState>> for Tenant {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        // A name that is not even UTF-8 is refused as an invalid name.
-        let name = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_or_else(|_| String::new(), |Path(name)| name);
+        let name = tenant_of(parts, state).await;
         let (tenant, _) = state.auth.authorize(&name, &parts.headers, Scope::Call)?;
         Ok(Self(tenant))
     }
@@ -59,12 +56,7 @@ impl FromRequestParts<Arc<AppState>> for Deployer {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Response> {
-        // A name that is not even UTF-8 is refused as an invalid name.
-        let name = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|Path(mut params)| params.remove("tenant"))
-            .unwrap_or_default();
+        let name = tenant_of(parts, state).await;
         state
             .auth
             .authorize(&name, &parts.headers, Scope::Deploy)
@@ -72,6 +64,16 @@ impl FromRequestParts<Arc<AppState>> for Deployer {
             // Refused before any body is read: the connection is closed.
             .map_err(|e| closing(e.into_response()))
     }
+}
+
+/// The `{tenant}` of the route's path; empty (an invalid name) when it is not
+/// even UTF-8.
+async fn tenant_of(parts: &mut Parts, state: &Arc<AppState>) -> String {
+    Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .ok()
+        .and_then(|Path(mut params)| params.remove("tenant"))
+        .unwrap_or_default()
 }
 
 /// The authorized tenant and the request's JSON body as a `T`.

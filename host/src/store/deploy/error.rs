@@ -15,6 +15,12 @@ pub enum DeployError {
         /// The number asked for.
         number: u32,
     },
+    /// The slot has no active version to run.
+    #[error("no version of the {slot} is active")]
+    NoActiveVersion {
+        /// The slot.
+        slot: Slot,
+    },
     /// The version is the slot's active one: activate another first.
     #[error("version {number} is the active {slot}: activate another version first")]
     Active {
