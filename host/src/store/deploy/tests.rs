@@ -252,3 +252,26 @@ fn a_database_of_the_previous_layout_is_upgraded_on_open_and_keeps_its_records()
         assert_eq!(v.number, 1);
     }
 }
+
+#[test]
+fn a_planted_plugins_link_is_refused_and_what_it_points_at_left_alone() {
+    let (dir, dbs) = databases("deploy-planted");
+    let db = &dbs[0];
+    let victim = dir.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("keep.txt"), b"mine").unwrap();
+    let plugins = db.path().unwrap().parent().unwrap().join("plugins");
+    std::os::unix::fs::symlink(&victim, &plugins).unwrap();
+    let refused = db.add_version(&Slot::Plugin, &upload(b"\0asm x", true), 10);
+    assert!(
+        matches!(&refused, Err(DeployError::Store(crate::record_error::RecordError::Storage(e)))
+            if e.summary() == "the plugins directory is not trusted"),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::read(victim.join("keep.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 1);
+    assert!(
+        db.versions(&Slot::Plugin).unwrap().is_empty(),
+        "nothing stored"
+    );
+}

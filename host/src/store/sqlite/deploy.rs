@@ -192,11 +192,36 @@ pub(crate) fn delete(conn: &Connection, slot: &str, number: u32) -> Result<bool,
 }
 
 /// `plugins/` beside the database file.
+///
+/// Files are written to and removed from it, so a `plugins` another local user
+/// planted (a symbolic link to a directory of someone's files, a directory they
+/// may write) is refused rather than followed: it must be a real directory of
+/// this user that nobody else may write.
 fn blob_dir(conn: &Connection) -> Result<PathBuf, RecordError> {
-    conn.path()
+    let dir = conn
+        .path()
         .and_then(|path| Path::new(path).parent())
         .map(|dir| dir.join("plugins"))
-        .ok_or_else(|| RecordError::storage("the database has no file to keep plugins beside"))
+        .ok_or_else(|| RecordError::storage("the database has no file to keep plugins beside"))?;
+    match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(dir),
+        Err(e) => Err(untrusted(&dir, &e.to_string())),
+        Ok(meta) if !meta.is_dir() => Err(untrusted(&dir, "it is not a directory (a link?)")),
+        Ok(meta) => match crate::trusted_file::only_ours(&meta) {
+            Ok(()) => Ok(dir),
+            Err(why) => Err(untrusted(&dir, &why)),
+        },
+    }
+}
+
+fn untrusted(dir: &Path, why: &str) -> RecordError {
+    RecordError::Storage(StorageError::with_detail(
+        "the plugins directory is not trusted",
+        format!(
+            "{}: {why}",
+            crate::display::escape_control(&dir.display().to_string())
+        ),
+    ))
 }
 
 /// Writes `wasm` as `<sha256>.wasm` in `dir` (mode 0600, directory 0700): a
