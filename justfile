@@ -89,6 +89,15 @@ bench-plugins: plugins
 bench-serve *ARGS: setup
     cargo bench -p records-host-cli --bench serve -- {{ARGS}}
 
+# Tenants' own plugins under serve: upload to first call (reference and the Python
+# example), 1,000 tenants each with its own plugin against one shared, a tenth loaded.
+[group('bench')]
+bench-deploy *ARGS: setup
+    python3 -m venv examples/plugins/python/.venv
+    examples/plugins/python/.venv/bin/pip install -q -r examples/plugins/python/requirements.txt
+    cd examples/plugins/python && .venv/bin/componentize-py -d wit -w counters-plugin componentize app -o plugin.wasm
+    cargo bench -p records-host-cli --bench deploy -- --python-plugin {{justfile_directory()}}/examples/plugins/python/plugin.wasm {{ARGS}}
+
 # The PostgreSQL scenarios against a throwaway cluster (.ci/postgres-cluster); prints
 # the cluster's synchronous_commit and fsync with the figures.
 [group('bench')]

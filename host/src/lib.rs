@@ -112,8 +112,8 @@ pub use record_error::{RecordError, RecordId, StorageError};
 #[cfg(feature = "reference-plugin")]
 pub use runtime::REFERENCE_PLUGIN;
 pub use runtime::{
-    CompileRefused, Compiler, DEFAULT_MAX_PLUGIN_SIZE, ExportName, InstanceFunc, Plugin,
-    PluginInstance, Runtime, RuntimeBuilder, ScriptOutput,
+    CompileRefused, CompiledCacheCounts, Compiler, DEFAULT_MAX_PLUGIN_SIZE, ExportName,
+    InstanceFunc, Plugin, PluginInstance, Runtime, RuntimeBuilder, ScriptOutput,
 };
 pub use sandbox::limits::Limits;
 pub use store::Error as StoreError;

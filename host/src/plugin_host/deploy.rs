@@ -266,6 +266,16 @@ impl PluginHost {
             .map_or((0, 0), |d| locked(&d.loaded).usage())
     }
 
+    /// How the deployed versions got their compiled code: from the compiled
+    /// cache, or compiled; zero without deployments or a cache directory.
+    pub fn compiled_cache_counts(&self) -> crate::runtime::CompiledCacheCounts {
+        self.inner
+            .deployed
+            .as_ref()
+            .and_then(|d| d.runtime.compiled_cache_counts())
+            .unwrap_or_default()
+    }
+
     /// The plugin a call of `tenant` over `db` runs: `version` when given, else
     /// its active version, else the host's plugin.
     pub(super) fn plugin_for(

@@ -23,7 +23,8 @@ use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
 
 use sha2::{Digest, Sha256};
 
@@ -35,15 +36,50 @@ use wasmtime::component::Component;
 const MAGIC: &[u8; 8] = b"RHCWASM1";
 const DIGEST_LEN: usize = 32;
 
-/// A directory of compiled plugins.
+/// How the plugins a runtime loaded got their compiled code, since it was
+/// built: from the compiled-plugin cache, or compiled (by this process or a
+/// compiler process).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CompiledCacheCounts {
+    /// Loads served by an entry already in the cache: nothing was compiled.
+    pub hits: u64,
+    /// Loads that compiled the plugin (and stored it, where the cache is usable).
+    pub compiles: u64,
+}
+
+/// A directory of compiled plugins. Clones share their counts.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledCache {
     dir: PathBuf,
+    hits: Arc<AtomicU64>,
+    compiles: Arc<AtomicU64>,
 }
 
 impl CompiledCache {
     pub(crate) fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            hits: Arc::default(),
+            compiles: Arc::default(),
+        }
+    }
+
+    /// The counts so far.
+    pub(crate) fn counts(&self) -> CompiledCacheCounts {
+        CompiledCacheCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            compiles: self.compiles.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a load served from the cache.
+    pub(crate) fn count_hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a load that compiled.
+    pub(crate) fn count_compile(&self) {
+        self.compiles.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The compiled `wasm`, from the cache when a trusted, valid entry exists, else
@@ -58,13 +94,16 @@ impl CompiledCache {
             WARNED.call_once(|| {
                 tracing::warn!(dir = %self.dir.display(), "not using the plugin cache: {why}; compiling in memory");
             });
+            self.count_compile();
             return Component::new(engine, wasm);
         }
         let entry = self.entry_path(engine, wasm);
         if let Some(component) = read_entry(engine, &entry) {
             tracing::debug!(entry = %entry.display(), "compiled plugin loaded from cache");
+            self.count_hit();
             return Ok(component);
         }
+        self.count_compile();
         let component = Component::new(engine, wasm)?;
         match component.serialize() {
             Ok(payload) => {
@@ -78,7 +117,7 @@ impl CompiledCache {
     }
 
     /// The compiled `wasm` from a trusted, valid entry; `None` when there is
-    /// none (nothing is compiled).
+    /// none (nothing is compiled, nothing counted).
     pub(crate) fn load_cached(&self, engine: &Engine, wasm: &[u8]) -> Option<Component> {
         self.prepare_dir().ok()?;
         read_entry(engine, &self.entry_path(engine, wasm))

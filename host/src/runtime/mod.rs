@@ -33,6 +33,7 @@ pub use self::plugin::{Plugin, ScriptOutput};
 pub use crate::plugin_file::DEFAULT_MAX_PLUGIN_SIZE;
 
 use self::cache::CompiledCache;
+pub use self::cache::CompiledCacheCounts;
 use crate::error::{Error, one_line};
 use crate::imports::bindings;
 use crate::imports::host::HostState;
@@ -250,14 +251,17 @@ impl Runtime {
             return self.load(name, wasm);
         };
         check_header(name, wasm)?;
-        if cache.load_cached(&self.engine, wasm).is_none() {
-            compiler
-                .compile(wasm, cache.dir())
-                .map_err(|refused| match refused {
-                    CompileRefused::Invalid(reason) => load_error(name, reason),
-                    other => Error::CompileRefused(other),
-                })?;
+        if let Some(component) = cache.load_cached(&self.engine, wasm) {
+            cache.count_hit();
+            return self.link(name, &component);
         }
+        compiler
+            .compile(wasm, cache.dir())
+            .map_err(|refused| match refused {
+                CompileRefused::Invalid(reason) => load_error(name, reason),
+                other => Error::CompileRefused(other),
+            })?;
+        cache.count_compile();
         let component = cache.load_cached(&self.engine, wasm).ok_or_else(|| {
             load_error(
                 name,
@@ -265,6 +269,12 @@ impl Runtime {
             )
         })?;
         self.link(name, &component)
+    }
+
+    /// How often loads found their compiled code in the cache, and how often
+    /// they compiled; `None` for a runtime without a cache directory.
+    pub fn compiled_cache_counts(&self) -> Option<CompiledCacheCounts> {
+        self.cache.as_ref().map(CompiledCache::counts)
     }
 
     /// The largest plugin this runtime loads, in bytes.

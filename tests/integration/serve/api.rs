@@ -239,3 +239,62 @@ fn calls_past_max_concurrent_get_503_with_retry_after() {
     });
     assert_eq!(call(&server, "b", "scan-count", json!([1])).status, 200);
 }
+
+#[test]
+fn the_openapi_document_describes_every_route_and_its_auth() {
+    let env = Env::new();
+    let server = Server::start(&env, &["--no-auth"]);
+    let doc = server.get("/openapi.json", None);
+    assert_eq!(doc.status, 200, "{}", doc.text);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().unwrap();
+    let mut operations: Vec<String> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    operations.sort();
+    let t = "/v1/tenants/{tenant}";
+    let mut expected = vec![
+        "GET /healthz".to_string(),
+        "GET /metrics".into(),
+        "GET /openapi.json".into(),
+        format!("POST {t}/call"),
+        format!("GET {t}/lock"),
+    ];
+    for slot in ["plugins", "scripts/{script}"] {
+        expected.extend([
+            format!("POST {t}/{slot}"),
+            format!("GET {t}/{slot}"),
+            format!("GET {t}/{slot}/{{n}}"),
+            format!("DELETE {t}/{slot}/{{n}}"),
+            format!("GET {t}/{slot}/{{n}}/wasm"),
+            format!("POST {t}/{slot}/{{n}}/activate"),
+        ]);
+    }
+    expected.push(format!("POST {t}/scripts/{{script}}/run"));
+    expected.sort();
+    assert_eq!(operations, expected);
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op["security"][0].get("bearer").is_some();
+            assert_eq!(
+                secured,
+                path.starts_with("/v1/"),
+                "{method} {path}: bearer only on tenant routes"
+            );
+            if path.starts_with("/v1/") {
+                let documented = op["responses"].as_object().unwrap();
+                assert!(
+                    documented.contains_key("401"),
+                    "{method} {path} documents 401"
+                );
+            }
+        }
+    }
+    assert!(doc.body["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+}

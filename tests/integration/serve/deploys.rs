@@ -169,6 +169,30 @@ on_both! {
     }
 }
 
+on_both! {
+    fn identical_uploads_compile_once_and_count_as_compiled_cache_hits(env) {
+        // Bytes no other test (or earlier run) compiled into the shared cache.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let unique = with_nonce(REFERENCE_PLUGIN, u64::try_from(nanos % (1 << 63)).unwrap());
+        let server = Server::start(&env, &["--no-auth"]);
+        let counts = |server: &Server| {
+            let text = server.get("/metrics", None).text;
+            let read = |name: &str| -> u64 {
+                let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name}: {text}"));
+                line.rsplit(' ').next().unwrap().parse().unwrap()
+            };
+            (read("records_host_plugin_compiles_total"), read("records_host_compiled_cache_hits_total"))
+        };
+        let before = counts(&server);
+        for tenant in ["acme", "globex"] {
+            let stored = server.send("POST", &format!("/v1/tenants/{tenant}/plugins"), None, WASM, &unique);
+            assert_eq!(stored.status, 201, "{}", stored.text);
+        }
+        let after = counts(&server);
+        assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1), "one compile, then one hit");
+    }
+}
+
 /// Two servers on one PostgreSQL database: what one stores and activates, the
 /// other lists at once and runs from its next call (each call reads the active
 /// version when it starts, so no delay bounds it but the activation's commit).

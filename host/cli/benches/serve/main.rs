@@ -22,13 +22,11 @@
 //! in-process 10,000-tenant ratio, the cost of opening databases with no HTTP
 //! at all.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use records_host::{Database, PluginHost, Runtime, TenantName};
 
 /// The allocator of the `records-host` binary, so that the in-process baseline
@@ -37,8 +35,12 @@ use records_host::{Database, PluginHost, Runtime, TenantName};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod client;
+#[path = "../common/serve_process.rs"]
+mod serve_process;
 #[path = "../common/stats.rs"]
 mod stats;
+
+use serve_process::{Run, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_records-host");
 /// Connections of the load (and threads of the in-process baseline).
@@ -74,7 +76,7 @@ fn main() -> Result<()> {
     let embedded_get10000 = in_process_round_robin(&host, 10_000, seconds)?;
     drop(host);
 
-    let server = Server::start(bin, &data, &cache)?;
+    let server = Server::start(bin, &data, &cache, &[])?;
     let healthz = server.load("healthz", 1, seconds)?;
     let get1 = server.load("get-record", 1, seconds)?;
     let create1 = server.load("create-record", 1, seconds)?;
@@ -154,38 +156,6 @@ fn prepare_tenants(data: &Path, count: usize) -> Result<()> {
     Ok(())
 }
 
-/// Calls made, errors, and how long they took.
-struct Run {
-    calls: u64,
-    errors: u64,
-    elapsed: Duration,
-    latencies_us: Vec<u64>,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.calls as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn percentile(&self, p: f64) -> u64 {
-        stats::percentile(&self.latencies_us, p)
-    }
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  max {:>7} us  errors {}",
-            self.rate(),
-            self.percentile(50.0),
-            self.percentile(99.0),
-            self.percentile(100.0),
-            self.errors
-        )
-    }
-}
-
 /// `PluginHost::call` from `CONNECTIONS` threads on tenant `t0` for `seconds`.
 fn in_process(host: &PluginHost, kind: &str, seconds: u64) -> Result<Run> {
     let tenant = TenantName::new("t0")?;
@@ -249,95 +219,4 @@ fn run_threads(seconds: u64, op: impl Fn(usize, u64) -> bool + Sync) -> Result<R
         elapsed,
         latencies_us,
     })
-}
-
-/// The server process.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(bin: &str, data: &Path, cache: &Path) -> Result<Self> {
-        let help = Command::new(bin).args(["serve", "--help"]).output()?;
-        let mut command = Command::new(bin);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-auth"])
-            .arg("--data-dir")
-            .arg(data)
-            .args(["--max-concurrent", &CONNECTIONS.to_string()]);
-        // The one-tenant scenarios measure a tenant the operator lets use every
-        // slot; with the default share (a quarter), 48 of the 64 connections
-        // would be told to retry. (Builds before the share have no such flag.)
-        if String::from_utf8_lossy(&help.stdout).contains("--max-concurrent-per-tenant") {
-            command.args(["--max-concurrent-per-tenant", &CONNECTIONS.to_string()]);
-        }
-        let mut child = command
-            .env("RECORDS_HOST_CACHE_DIR", cache)
-            .env("RUST_LOG", "records_host=warn")
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().context("stdout")?).read_line(&mut line)?;
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .context("serve did not start")?
-            .to_string();
-        Ok(Self { child, url })
-    }
-
-    /// Runs the client process against the server.
-    fn load(&self, function: &str, tenants: usize, seconds: u64) -> Result<Run> {
-        let output = Command::new(std::env::current_exe()?)
-            .args(["--client", &self.url, function])
-            .arg(tenants.to_string())
-            .arg(seconds.to_string())
-            .output()?;
-        if !output.status.success() {
-            bail!("client failed: {}", String::from_utf8_lossy(&output.stderr));
-        }
-        let text = String::from_utf8(output.stdout)?;
-        let mut latencies_us = Vec::new();
-        let mut summary = None;
-        for line in text.lines() {
-            match line.strip_prefix("done ") {
-                Some(done) => summary = Some(done.to_string()),
-                None => latencies_us.push(line.parse()?),
-            }
-        }
-        latencies_us.sort_unstable();
-        let summary = summary.context("no summary")?;
-        let mut fields = summary.split_whitespace();
-        let mut next = || fields.next().context("short summary");
-        let (calls, errors, nanos): (u64, u64, u64) =
-            (next()?.parse()?, next()?.parse()?, next()?.parse()?);
-        Ok(Run {
-            calls,
-            errors,
-            elapsed: Duration::from_nanos(nanos),
-            latencies_us,
-        })
-    }
-
-    /// The server's peak resident set (`VmHWM`), in KiB.
-    fn peak_rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .context("no VmHWM")?;
-        Ok(line
-            .split_whitespace()
-            .nth(1)
-            .context("VmHWM value")?
-            .parse()?)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

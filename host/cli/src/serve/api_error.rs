@@ -1,6 +1,7 @@
 //! Every non-200 answer of the service, and its status, decided in one place.
 //!
-//! Every one has the body `{"error": "<one line>", "request_id": "<id>"}`. What a
+//! Every one has the body `{"error": "<one line>", "request_id": "<id>"}`
+//! ([`ErrorBody`]). What a
 //! tenant is told says what failed, never where: errors from the library are
 //! turned into words by `Error::for_tenant`, and the server logs the full error
 //! beside the request id.
@@ -10,10 +11,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use records_host::display::error_chain;
 use records_host::{CompileRefused, DeployError, Error};
-use serde_json::json;
 
 use super::call_note::OutcomeLabel;
 use super::request_id::RequestId;
+use super::schema::{CheckReportBody, ErrorBody};
 
 /// Seconds a client is told to wait before retrying a 503.
 const RETRY_AFTER_SECS: &str = "1";
@@ -43,7 +44,7 @@ pub(crate) enum ApiError {
     Conflict(String),
     /// 422: an upload was refused (not a component, does not link, exceeds a
     /// compile bound, fails the checks); the report when checks ran.
-    Unprocessable(String, Option<serde_json::Value>),
+    Unprocessable(String, Option<CheckReportBody>),
     /// 408: the body did not arrive within the read timeout.
     BodyTimeout,
     /// 413: the body is over the limit (this many bytes).
@@ -160,7 +161,9 @@ impl From<Error> for ApiError {
             Error::CompileRefused(refused) => {
                 Self::Unprocessable(format!("the component was refused: {refused}"), None)
             }
-            Error::ChecksFailed { report } => Self::Unprocessable(told, Some(report.to_json())),
+            Error::ChecksFailed { report } => {
+                Self::Unprocessable(told, CheckReportBody::parse(report.to_json()))
+            }
             _ if err.lock_timeout().is_some() => Self::LockTimeout(told),
             _ => Self::Internal(told),
         }
@@ -171,13 +174,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let outcome = OutcomeLabel(self.outcome());
-        let mut body = json!({ "error": self.message() });
-        if let Self::Unprocessable(_, Some(report)) = &self {
-            body["report"] = report.clone();
-        }
-        if let Some(id) = RequestId::current() {
-            body["request_id"] = id.to_string().into();
-        }
+        let error = self.message();
+        let body = ErrorBody {
+            error,
+            request_id: RequestId::current().map(|id| id.to_string()),
+            report: match self {
+                Self::Unprocessable(_, report) => report,
+                _ => None,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         response.extensions_mut().insert(outcome);
         match status {

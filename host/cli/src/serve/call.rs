@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use records_host::display::error_chain;
 use records_host::{Error, LockStatus};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::api_error::ApiError;
 use super::call_note::CallNote;
@@ -20,13 +20,38 @@ use super::call_request::CallRequest;
 use super::extract::{Tenant, TenantJson};
 use super::reply::Reply;
 use super::request_id::RequestId;
+use super::schema::{CallResult, ErrorBody, LockState};
 use super::state::AppState;
+use crate::serve::openapi_parts::{CallRefused, TenantPath};
 
 /// `POST /v1/tenants/{tenant}/call` with `{"function": "...", "args": [...]}`.
 ///
 /// # Errors
 /// The call's [`ApiError`]: a bad request, no such function, no slot, a
 /// plugin stopped or a host failure.
+#[utoipa::path(
+    post,
+    path = "/v1/tenants/{tenant}/call",
+    tag = "calls",
+    params(
+        TenantPath,
+        ("X-Plugin-Version" = Option<u32>, Header, description = "Run this version of the tenant's plugin instead of the active one (to try it before activating it)"),
+    ),
+    request_body(content = CallRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The function's result in JSON: `{\"ok\": ...}` or `{\"err\": ...}` for a `result`, else the value", body = CallResult),
+        (status = 400, description = "A malformed body, arguments, tenant name or `X-Plugin-Version`", body = ErrorBody),
+        CallRefused,
+        (status = 404, description = "The plugin exports no such function, or no such version", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within the read timeout", body = ErrorBody),
+        (status = 409, description = "No plugin is deployed for this tenant (`--no-default-plugin`)", body = ErrorBody),
+        (status = 413, description = "The body is over the limit", body = ErrorBody),
+        (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
+        (status = 500, description = "The plugin was stopped (time, memory, fuel, trap) or the host failed", body = ErrorBody),
+        (status = 503, description = "Retry after `Retry-After`: no call slot, the tenant's share taken (an error body), or the write lock stayed taken (the call's `{\"err\": {\"lock-timeout\": ...}}` result)", body = CallResult),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn call(
     State(state): State<Arc<AppState>>,
     Extension(note): Extension<CallNote>,
@@ -100,6 +125,20 @@ fn plugin_version(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
 ///
 /// # Errors
 /// No slot, or the host could not read the lock.
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{tenant}/lock",
+    tag = "calls",
+    params(TenantPath),
+    responses(
+        (status = 200, description = "Who holds the tenant's write lock", body = LockState),
+        (status = 400, description = "A malformed tenant name", body = ErrorBody),
+        CallRefused,
+        (status = 500, description = "The lock could not be read", body = ErrorBody),
+        (status = 503, description = "No call slot free; retry", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn lock(
     State(state): State<Arc<AppState>>,
     Tenant(tenant): Tenant,
@@ -110,9 +149,9 @@ pub(crate) async fn lock(
         .run(slot, move || host.lock_status(&tenant))
         .await?
         .map_err(told)?;
-    Ok(Reply::ok(match status {
-        LockStatus::Free => json!({ "state": "free" }),
-        LockStatus::Held { holder } => json!({ "state": "held", "holder": holder }),
+    Ok(Reply::ok_body(&match status {
+        LockStatus::Free => LockState::Free,
+        LockStatus::Held { holder } => LockState::Held { holder },
     }))
 }
 

@@ -4,21 +4,24 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::api_error::ApiError;
 
 const NEEDS_FUNCTION: &str = "the body needs \"function\": a string, such as \"create-record\"";
 
 /// A call's body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(expecting = "an object such as {\"function\": \"get-record\", \"args\": [1]}")]
 pub(crate) struct CallRequest {
-    /// The export called; `None` when the body names none (400, with words a
-    /// missing field's error from serde would not have).
+    /// The export called, such as `get-record`. (`None` when the body names
+    /// none: a 400 with words serde's missing-field error would not have.)
     #[serde(default, deserialize_with = "function_name")]
+    #[schema(required, value_type = String, example = "get-record")]
     function: Option<String>,
     /// Its arguments in JSON; none when absent or `null`.
     #[serde(default, deserialize_with = "arguments")]
+    #[schema(value_type = Option<Vec<Value>>, example = json!([1]))]
     pub(crate) args: Vec<Value>,
 }
 

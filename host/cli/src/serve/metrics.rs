@@ -3,7 +3,8 @@
 //! cause, lock acquisitions, waits and timeouts, open databases, and the tokens
 //! file (tokens loaded, malformed lines, failed reloads), and deployments
 //! (uploads by outcome and how long their compile and checks took, activations,
-//! deployed plugins loaded and the bytes of their compiled code).
+//! deployed plugins loaded and the bytes of their compiled code, and how often
+//! their compiled code came from the compiled-plugin cache or was compiled).
 //!
 //! Function labels are recorded only for calls that reached the plugin, so the
 //! label set is bounded by what the plugin exports, not by what clients send.
@@ -15,8 +16,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use records_host::Error;
 use records_host::process_lock_metrics;
+use records_host::{CompiledCacheCounts, Error};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
@@ -53,6 +54,19 @@ pub(crate) struct Metrics {
     activations: Counter,
     loaded_plugins: Gauge,
     loaded_plugin_bytes: Gauge,
+    compiled_cache_hits: Counter,
+    plugin_compiles: Counter,
+}
+
+/// What a scrape reads from the host.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HostReadings {
+    /// Idle tenant databases kept open.
+    pub(crate) open_databases: usize,
+    /// Deployed plugins loaded, and the bytes of their compiled code.
+    pub(crate) loaded_plugins: (usize, u64),
+    /// Where deployed versions' compiled code came from.
+    pub(crate) compiled: CompiledCacheCounts,
 }
 
 impl Metrics {
@@ -150,6 +164,18 @@ impl Metrics {
             "Bytes of compiled code of the deployed plugins kept loaded",
             loaded_plugin_bytes.clone(),
         );
+        let compiled_cache_hits = Counter::default();
+        registry.register(
+            "compiled_cache_hits",
+            "Deployed versions loaded from the compiled-plugin cache, with no compile (an identical upload, a reload)",
+            compiled_cache_hits.clone(),
+        );
+        let plugin_compiles = Counter::default();
+        registry.register(
+            "plugin_compiles",
+            "Deployed versions compiled (a miss of the compiled-plugin cache)",
+            plugin_compiles.clone(),
+        );
         Self {
             registry,
             calls,
@@ -168,6 +194,8 @@ impl Metrics {
             activations,
             loaded_plugins,
             loaded_plugin_bytes,
+            compiled_cache_hits,
+            plugin_compiles,
         }
     }
 
@@ -223,8 +251,16 @@ impl Metrics {
         self.stops.get_or_create(&labels).inc();
     }
 
-    /// The text a scrape gets, with the lock counters and open databases read now.
-    pub(crate) fn render(&self, open_databases: usize, loaded: (usize, u64)) -> String {
+    /// The text a scrape gets, with the lock counters and the host's readings
+    /// taken now.
+    pub(crate) fn render(&self, host: &HostReadings) -> String {
+        let HostReadings {
+            open_databases,
+            loaded_plugins: loaded,
+            compiled,
+        } = *host;
+        catch_up(&self.compiled_cache_hits, compiled.hits);
+        catch_up(&self.plugin_compiles, compiled.compiles);
         self.loaded_plugins
             .set(i64::try_from(loaded.0).unwrap_or(i64::MAX));
         self.loaded_plugin_bytes

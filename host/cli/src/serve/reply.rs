@@ -23,6 +23,12 @@ impl Reply {
         Self::labelled("ok", body)
     }
 
+    /// 200 with `body` (a type of `schema.rs`) as JSON.
+    pub(crate) fn ok_body(body: &impl serde::Serialize) -> Self {
+        // The answer types hold strings, numbers and booleans: they serialize.
+        Self::ok(serde_json::to_value(body).unwrap_or(Value::Null))
+    }
+
     /// 200: the call returned `err(..)`, other than a lock timeout.
     pub(crate) fn err(body: Value) -> Self {
         Self::labelled("err", body)
