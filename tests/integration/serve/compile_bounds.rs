@@ -135,3 +135,34 @@ fn uploads_over_a_compile_bound_are_refused_while_other_tenants_call() {
         "{metrics}"
     );
 }
+
+#[test]
+fn uploads_still_compile_after_the_servers_binary_was_replaced_on_disk() {
+    let env = Env::new();
+    let program = env.dir.path().join("records-host");
+    std::fs::copy(BIN, &program).unwrap();
+    let server = Server::start_program(&env, &program, &["--no-auth"]);
+    // What a package upgrade does: another file renamed over the path.
+    let replacement = env.dir.path().join("records-host.new");
+    std::fs::write(&replacement, "#!/bin/sh\nexit 3\n").unwrap();
+    std::fs::set_permissions(
+        &replacement,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::rename(&replacement, &program).unwrap();
+    // Bytes no cache holds yet, so that a compiler process runs.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let wasm = with_nonce(REFERENCE_PLUGIN, u64::try_from(nanos % (1 << 63)).unwrap());
+    let stored = server.send(
+        "POST",
+        "/v1/tenants/acme/plugins",
+        None,
+        &[("Content-Type", "application/wasm")],
+        &wasm,
+    );
+    assert_eq!(stored.status, 201, "{}", stored.text);
+}

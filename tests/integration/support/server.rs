@@ -75,6 +75,25 @@ impl Server {
         })
     }
 
+    /// [`start`](Self::start) running `program` (a copy of `records-host`)
+    /// instead of the binary under test.
+    pub fn start_program(env: &Env, program: &std::path::Path, args: &[&str]) -> Self {
+        Self::start_configured(env, args, |cmd| {
+            let mut other = std::process::Command::new(program);
+            other.current_dir(env.dir.path());
+            other.envs(
+                cmd.get_envs()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+            );
+            for (k, v) in cmd.get_envs() {
+                if v.is_none() {
+                    other.env_remove(k);
+                }
+            }
+            *cmd = other;
+        })
+    }
+
     fn start_configured(
         env: &Env,
         args: &[&str],

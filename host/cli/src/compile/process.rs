@@ -27,7 +27,7 @@ pub(crate) struct ProcessCompiler {
 impl Compiler for ProcessCompiler {
     fn compile(&self, wasm: &[u8], cache_dir: &Path) -> Result<(), CompileRefused> {
         let failed = |what: &str, e: std::io::Error| CompileRefused::Failed(format!("{what}: {e}"));
-        let exe = std::env::current_exe().map_err(|e| failed("finding this executable", e))?;
+        let exe = this_executable().map_err(|e| failed("finding this executable", e))?;
         let mut cmd = Command::new(exe);
         cmd.arg("compile-worker")
             .arg("--cache-dir")
@@ -107,6 +107,18 @@ impl Compiler for ProcessCompiler {
             },
         }
     }
+}
+
+/// The running executable. On Linux `/proc/self/exe`, which stays this very
+/// binary after the file it was started from is replaced (a package upgrade, a
+/// rebuild): a worker of another version would compile for another engine, or
+/// not know `compile-worker` at all. Elsewhere the path it was started from.
+fn this_executable() -> std::io::Result<std::path::PathBuf> {
+    let running = Path::new("/proc/self/exe");
+    if running.exists() {
+        return Ok(running.to_path_buf());
+    }
+    std::env::current_exe()
 }
 
 /// Whether the child's report says an allocation failed.
