@@ -19,6 +19,7 @@ mod load;
 mod tokens_file;
 
 use records_host::{Database, TenantName};
+pub(super) use records_test_fixtures::with_nonce;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -71,19 +72,4 @@ pub(super) fn tenant_db(env: &Env, tenant: &str) -> Database {
             .location(&TenantName::new(tenant).unwrap()),
     )
     .unwrap()
-}
-
-/// `wasm` with a custom section `nonce` holding `n` appended: other bytes (so
-/// another SHA-256 and another compiled-cache entry), the same component.
-pub(super) fn with_nonce(wasm: &[u8], n: u64) -> Vec<u8> {
-    let name = b"nonce";
-    let payload = n.to_le_bytes();
-    let size = 1 + name.len() + payload.len();
-    let mut out = wasm.to_vec();
-    out.push(0);
-    out.push(u8::try_from(size).unwrap());
-    out.push(u8::try_from(name.len()).unwrap());
-    out.extend_from_slice(name);
-    out.extend_from_slice(&payload);
-    out
 }

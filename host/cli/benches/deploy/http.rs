@@ -96,17 +96,3 @@ impl Api {
             .unwrap_or(0.0))
     }
 }
-
-/// `wasm` with a custom section `nonce` holding `n`: other bytes (another
-/// SHA-256, another compiled-cache entry), the same component.
-pub(crate) fn with_nonce(wasm: &[u8], n: u64) -> Vec<u8> {
-    let name = b"nonce";
-    let payload = n.to_le_bytes();
-    let mut out = wasm.to_vec();
-    out.push(0);
-    out.push((1 + name.len() + payload.len()) as u8);
-    out.push(name.len() as u8);
-    out.extend_from_slice(name);
-    out.extend_from_slice(&payload);
-    out
-}

@@ -36,7 +36,8 @@ mod serve_process;
 #[path = "../common/stats.rs"]
 mod stats;
 
-use http::{Api, with_nonce};
+use http::Api;
+use records_test_fixtures::with_nonce;
 use serve_process::{Run, Server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_records-host");

@@ -42,8 +42,8 @@ pub(crate) struct CheckReportBody {
 }
 
 impl CheckReportBody {
-    /// The report stored as JSON text (`VersionInfo::report`), or a report's
-    /// JSON; `None` when it does not parse (it always does when the host wrote it).
+    /// A report's JSON (`Report::to_json`); `None` when it does not parse
+    /// (it always does when the host wrote it).
     pub(crate) fn parse(json: Value) -> Option<Self> {
         serde_json::from_value(json).ok()
     }
