@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use records_host::{Database, Runtime};
 
-const BIN: &str = env!("CARGO_BIN_EXE_records-host");
+#[path = "common/binary.rs"]
+mod binary;
 
 fn main() -> Result<()> {
     let plugins = parse_args()?;
@@ -142,7 +143,7 @@ fn measure(name: &str, path: &Path, dir: &Path) -> Result<Row> {
 
 /// `records-host call --plugin PATH --db DB 'get-record(1)'` with `cache`.
 fn cli_call(plugin: &Path, db: &Path, cache: &Path) -> Result<()> {
-    let output = Command::new(BIN)
+    let output = Command::new(binary::records_host())
         .args(["call", "--plugin"])
         .arg(plugin)
         .arg("--db")

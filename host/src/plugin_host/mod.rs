@@ -19,16 +19,21 @@
 //! than mapping and unmapping their own (three times the calls per second under
 //! `records-host serve`'s load, BENCHMARKS.md).
 //!
-//! With [`PluginHost::keep_open`], idle tenant databases are kept open in a
-//! bounded least-recently-used cache instead of being opened for every call: ten
-//! thousand tenants then cost at most that many open databases (and their file
-//! descriptors), and a busy tenant's calls skip the open.
+//! Idle SQLite tenant databases are kept open in a bounded least-recently-used
+//! cache instead of being opened for every call ([`PluginHost::keep_open`]; by
+//! default as many as the descriptor limit leaves room for, see
+//! [`PluginHost::keep_open_within`]): ten thousand tenants then cost at most that
+//! many open databases (and their file descriptors), and a busy tenant's calls
+//! skip the open. With [`PluginHost::close_idle_after`], databases idle longer
+//! than a period are closed by [`PluginHost::close_idle`].
 
 mod deploy;
+mod descriptors;
 mod loaded_plugins;
 mod open_databases;
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::lock::LockStatus;
@@ -63,6 +68,8 @@ struct Inner {
     pool: Option<Pool>,
     /// Idle tenant databases, one per tenant at most, when kept open.
     open: Option<Mutex<OpenDatabases>>,
+    /// How long an idle database stays open, at most (`close_idle`).
+    idle_close: Option<Duration>,
 }
 
 impl PluginHost {
@@ -95,7 +102,7 @@ impl PluginHost {
             TenantHome::Postgres(pg) => Some(crate::store::pool(pg, pool_size, &db_options)),
             TenantHome::Directory(_) => None,
         };
-        Self {
+        let host = Self {
             inner: Arc::new(Inner {
                 plugin: Some(plugin),
                 deployed: None,
@@ -103,13 +110,42 @@ impl PluginHost {
                 db_options,
                 pool,
                 open: None,
+                idle_close: None,
             }),
-        }
+        };
+        let descriptors = descriptors::descriptor_limit().unwrap_or(1024);
+        host.keep_open(Self::keep_open_within(
+            descriptors,
+            Self::DEFAULT_RUNNING_CALLS,
+        ))
+    }
+
+    /// Descriptors one open SQLite tenant database holds: `records.db`, its
+    /// `-wal` and `-shm`, `db.lock` and `db.lock.shm`.
+    pub const DESCRIPTORS_PER_DATABASE: u64 = descriptors::DESCRIPTORS_PER_DATABASE;
+
+    /// Descriptors [`keep_open_within`](Self::keep_open_within) sets aside for
+    /// everything but tenant databases.
+    pub const RESERVED_DESCRIPTORS: u64 = descriptors::RESERVED_DESCRIPTORS;
+
+    /// The calls at once the default [`keep_open`](Self::keep_open) leaves
+    /// room for.
+    pub const DEFAULT_RUNNING_CALLS: u64 = 64;
+
+    /// How many idle databases `descriptors` file descriptors leave room for
+    /// while `calls` calls run (each holds a database):
+    /// `(descriptors - RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_DATABASE - calls`.
+    /// A new host keeps this many for the process's soft descriptor limit and
+    /// [`DEFAULT_RUNNING_CALLS`](Self::DEFAULT_RUNNING_CALLS); raise the soft
+    /// limit first (`setrlimit`) for more.
+    pub fn keep_open_within(descriptors: u64, calls: u64) -> usize {
+        descriptors::keep_open_within(descriptors, calls)
     }
 
     /// Keeps up to `max` idle SQLite tenant databases open between calls (several
     /// for a tenant with calls at once), the least recently used tenant's closed
-    /// first (0: open one per call, the default). A
+    /// first (0: open one per call; the default follows from the descriptor
+    /// limit, see [`keep_open_within`](Self::keep_open_within)). A
     /// database is put back only after a call that ended normally; one whose plugin
     /// was stopped is closed. At most `max` plus the calls running at once are open.
     ///
@@ -147,6 +183,28 @@ impl PluginHost {
         self.rebuilt(|inner| inner.plugin = None)
     }
 
+    /// Closes idle databases that nobody used for `period` when
+    /// [`close_idle`](Self::close_idle) runs (`records-host serve` runs it
+    /// every second or so): the calls that follow open them again.
+    #[must_use]
+    pub fn close_idle_after(self, period: Duration) -> Self {
+        self.rebuilt(|inner| inner.idle_close = Some(period))
+    }
+
+    /// Closes the idle databases put back longer than the
+    /// [`close_idle_after`](Self::close_idle_after) period ago; how many. Call
+    /// it from a thread that may block: closing a database checkpoints its WAL.
+    pub fn close_idle(&self) -> usize {
+        let (Some(open), Some(period)) = (&self.inner.open, self.inner.idle_close) else {
+            return 0;
+        };
+        let Some(cutoff) = Instant::now().checked_sub(period) else {
+            return 0;
+        };
+        let closed = locked(open).close_idle_since(cutoff);
+        closed.len()
+    }
+
     /// A host like this one, with `change` made.
     fn rebuilt(self, change: impl FnOnce(&mut Inner)) -> Self {
         let inner = &self.inner;
@@ -157,6 +215,7 @@ impl PluginHost {
             db_options: inner.db_options.clone(),
             pool: inner.pool.clone(),
             open: None,
+            idle_close: inner.idle_close,
         };
         if let Some(open) = &inner.open {
             new.open = Some(Mutex::new(OpenDatabases::new(locked(open).max())));
@@ -173,6 +232,14 @@ impl PluginHost {
             .open
             .as_ref()
             .map_or(0, |open| locked(open).len())
+    }
+
+    /// The most idle tenant databases kept open (0: none are).
+    pub fn max_open_databases(&self) -> usize {
+        self.inner
+            .open
+            .as_ref()
+            .map_or(0, |open| locked(open).max())
     }
 
     /// The plugin of the tenants without an active version of their own (every

@@ -10,15 +10,22 @@
 //! tenant's last one: `max` tenants stay open however their calls overlapped,
 //! so a round-robin over up to `max` tenants never reopens a database (closing
 //! whole tenants there would close the very tenants called next, over and over).
+//!
+//! Each handle remembers when it was put back, so that handles idle longer
+//! than a period can be closed ([`OpenDatabases::close_idle_since`]): a
+//! server's descriptors and memory then follow the tenants that are active.
+
+use std::time::Instant;
 
 use lru::LruCache;
 
 use crate::store::Database;
 use crate::tenant::TenantName;
 
-/// The idle handles, by tenant, in least-recently-used order.
+/// The idle handles, by tenant, in least-recently-used order, each with the
+/// time it was put back.
 pub(crate) struct OpenDatabases {
-    tenants: LruCache<TenantName, Vec<Database>>,
+    tenants: LruCache<TenantName, Vec<(Database, Instant)>>,
     idle: usize,
     max: usize,
 }
@@ -46,7 +53,7 @@ impl OpenDatabases {
     /// One of `tenant`'s idle handles, if it has one.
     pub(crate) fn take(&mut self, tenant: &TenantName) -> Option<Database> {
         let handles = self.tenants.get_mut(tenant)?;
-        let db = handles.pop();
+        let db = handles.pop().map(|(db, _)| db);
         if handles.is_empty() {
             self.tenants.pop(tenant);
         }
@@ -65,7 +72,7 @@ impl OpenDatabases {
         if handles.len() >= self.max {
             return vec![db];
         }
-        handles.push(db);
+        handles.push((db, Instant::now()));
         self.idle += 1;
         let mut closed = Vec::new();
         while self.idle > self.max {
@@ -74,14 +81,40 @@ impl OpenDatabases {
                 && let Some(surplus) = handles.pop()
             {
                 self.idle -= 1;
-                closed.push(surplus);
+                closed.push(surplus.0);
                 continue;
             }
             let Some((_, handles)) = self.tenants.pop_lru() else {
                 break;
             };
             self.idle -= handles.len();
-            closed.extend(handles);
+            closed.extend(handles.into_iter().map(|(db, _)| db));
+        }
+        closed
+    }
+
+    /// Removes the handles put back before `cutoff` (idle since), for the
+    /// caller to close outside its lock.
+    pub(crate) fn close_idle_since(&mut self, cutoff: Instant) -> Vec<Database> {
+        let mut closed = Vec::new();
+        let mut emptied = Vec::new();
+        for (tenant, handles) in self.tenants.iter_mut() {
+            let before = handles.len();
+            let (idle, kept) = std::mem::take(handles)
+                .into_iter()
+                .partition::<Vec<_>, _>(|(_, since)| *since < cutoff);
+            *handles = kept;
+            if idle.is_empty() {
+                continue;
+            }
+            self.idle -= before - handles.len();
+            closed.extend(idle.into_iter().map(|(db, _)| db));
+            if handles.is_empty() {
+                emptied.push(tenant.clone());
+            }
+        }
+        for tenant in emptied {
+            self.tenants.pop(&tenant);
         }
         closed
     }
@@ -117,5 +150,27 @@ mod tests {
         assert!(one.put(&name("a"), db(5)).is_empty());
         assert_eq!(one.put(&name("a"), db(6)).len(), 1);
         assert_eq!(one.len(), 1);
+    }
+
+    #[test]
+    fn handles_idle_since_the_cutoff_are_closed_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = |n: usize| Database::open(dir.path().join(format!("{n}.db"))).unwrap();
+        let name = |n: &str| TenantName::new(n).unwrap();
+        let mut open = OpenDatabases::new(10);
+        assert!(open.put(&name("a"), db(1)).is_empty());
+        assert!(open.put(&name("b"), db(2)).is_empty());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let cutoff = Instant::now();
+        assert!(open.put(&name("b"), db(3)).is_empty());
+        assert!(open.put(&name("c"), db(4)).is_empty());
+        assert_eq!(open.close_idle_since(cutoff).len(), 2, "a's and b's first");
+        assert_eq!(open.len(), 2);
+        assert!(open.take(&name("a")).is_none(), "a had only an idle handle");
+        assert!(open.take(&name("b")).is_some(), "b's newer handle is kept");
+        assert!(open.take(&name("b")).is_none());
+        assert!(open.take(&name("c")).is_some());
+        assert_eq!(open.len(), 0);
+        assert!(open.close_idle_since(Instant::now()).is_empty());
     }
 }

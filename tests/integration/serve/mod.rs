@@ -2,7 +2,8 @@
 //! (`support/server.rs`): the API and its statuses (`api.rs`, `errors.rs`), who
 //! may call and what clients cannot do to it (`access.rs`, `early_auth.rs`, the
 //! tokens file in `tokens_file.rs`), what tenants are told (`disclosure.rs`),
-//! each tenant's share of the slots (`fairness.rs`), and load: shutdown under
+//! each tenant's share of the slots (`fairness.rs`), descriptors and idle
+//! databases (`descriptors.rs`), and load: shutdown under
 //! writers, ten thousand tenants (`load.rs`).
 
 mod access;
@@ -11,6 +12,7 @@ mod api;
 mod compile_bounds;
 mod deploy_crash;
 mod deploys;
+mod descriptors;
 mod disclosure;
 mod early_auth;
 mod errors;

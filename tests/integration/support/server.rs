@@ -56,16 +56,31 @@ impl Server {
     /// [`start`](Self::start) with at most `bytes` of address space
     /// (`RLIMIT_AS`, as `ulimit -v` sets it).
     pub fn start_with_address_space(env: &Env, args: &[&str], bytes: u64) -> Self {
+        Self::start_with_rlimit(env, args, libc::RLIMIT_AS, bytes)
+    }
+
+    /// [`start`](Self::start) with at most `count` open descriptors, soft and
+    /// hard (`RLIMIT_NOFILE`, as `ulimit -n` sets it).
+    pub fn start_with_descriptor_limit(env: &Env, args: &[&str], count: u64) -> Self {
+        Self::start_with_rlimit(env, args, libc::RLIMIT_NOFILE, count)
+    }
+
+    fn start_with_rlimit(
+        env: &Env,
+        args: &[&str],
+        resource: libc::__rlimit_resource_t,
+        value: u64,
+    ) -> Self {
         use std::os::unix::process::CommandExt;
         Self::start_configured(env, args, |cmd| {
             let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: bytes,
+                rlim_cur: value,
+                rlim_max: value,
             };
             // SAFETY: setrlimit is async-signal-safe and only reads `limit`.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                    if libc::setrlimit(resource, &limit) == 0 {
                         Ok(())
                     } else {
                         Err(std::io::Error::last_os_error())

@@ -1,6 +1,7 @@
 //! A `records-host serve` process for the benches that load one (`serve`,
 //! `deploy`), the load generator run against it (`client.rs`, the bench
-//! binary again with `--client`), and what a load measured.
+//! binary again with `--client`), and what a load measured. Where the machine
+//! has the cores, the two run on disjoint ones (`placement.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use super::CONNECTIONS;
+use super::placement::{self, Placement};
 
 /// Calls made, errors, and how long they took.
 pub(crate) struct Run {
@@ -17,6 +19,9 @@ pub(crate) struct Run {
     pub(crate) errors: u64,
     pub(crate) elapsed: Duration,
     pub(crate) latencies_us: Vec<u64>,
+    /// The client's CPU time over the timed calls, and its threads; `None`
+    /// for calls made in-process.
+    pub(crate) client: Option<(Duration, usize)>,
 }
 
 impl Run {
@@ -26,6 +31,13 @@ impl Run {
 
     fn percentile(&self, p: f64) -> u64 {
         super::stats::percentile(&self.latencies_us, p)
+    }
+
+    /// The share of its threads' time the client was busy: near 1, the client
+    /// is what limits the rate.
+    pub(crate) fn client_busy(&self) -> Option<f64> {
+        let (cpu, threads) = self.client?;
+        Some(cpu.as_secs_f64() / self.elapsed.as_secs_f64() / threads as f64)
     }
 }
 
@@ -38,8 +50,18 @@ impl std::fmt::Display for Run {
             self.percentile(50.0),
             self.percentile(99.0),
             self.percentile(100.0),
-            self.errors
-        )
+            self.errors,
+        )?;
+        match (self.client_busy(), self.client) {
+            (Some(busy), Some((_, threads))) => {
+                write!(
+                    f,
+                    "  client busy {:.0}% of {threads} thread(s)",
+                    busy * 100.0
+                )
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -68,6 +90,15 @@ impl Server {
         if String::from_utf8_lossy(&help.stdout).contains("--max-concurrent-per-tenant") {
             command.args(["--max-concurrent-per-tenant", &CONNECTIONS.to_string()]);
         }
+        if let Some(placement) = Placement::of_this_machine() {
+            use std::os::unix::process::CommandExt;
+            let cores = placement.server;
+            // SAFETY: sched_setaffinity is async-signal-safe; `cores` was
+            // allocated before the fork.
+            unsafe {
+                command.pre_exec(move || placement::pin(&cores));
+            }
+        }
         let mut child = command
             .args(extra)
             .env("RECORDS_HOST_CACHE_DIR", cache)
@@ -84,12 +115,21 @@ impl Server {
         Ok(Self { child, url })
     }
 
-    /// Runs the client process against the server.
-    pub(crate) fn load(&self, function: &str, tenants: usize, seconds: u64) -> Result<Run> {
+    /// Runs the client process against the server: `function` over `tenants`
+    /// (a count, round-robin, or `zipf:N`).
+    pub(crate) fn load(
+        &self,
+        function: &str,
+        tenants: impl std::fmt::Display,
+        seconds: u64,
+    ) -> Result<Run> {
+        let cores =
+            Placement::of_this_machine().map_or_else(String::new, |p| placement::list(&p.client));
         let output = Command::new(std::env::current_exe()?)
             .args(["--client", &self.url, function])
             .arg(tenants.to_string())
             .arg(seconds.to_string())
+            .arg(cores)
             .output()?;
         if !output.status.success() {
             bail!("client failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -107,14 +147,25 @@ impl Server {
         let summary = summary.context("no summary")?;
         let mut fields = summary.split_whitespace();
         let mut next = || fields.next().context("short summary");
-        let (calls, errors, nanos): (u64, u64, u64) =
-            (next()?.parse()?, next()?.parse()?, next()?.parse()?);
+        let (calls, errors, nanos, cpu_nanos, threads): (u64, u64, u64, u64, usize) = (
+            next()?.parse()?,
+            next()?.parse()?,
+            next()?.parse()?,
+            next()?.parse()?,
+            next()?.parse()?,
+        );
         Ok(Run {
             calls,
             errors,
             elapsed: Duration::from_nanos(nanos),
             latencies_us,
+            client: Some((Duration::from_nanos(cpu_nanos), threads)),
         })
+    }
+
+    /// The server's open file descriptors now.
+    pub(crate) fn descriptors(&self) -> Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))?.count())
     }
 
     /// The server's peak resident set (`VmHWM`), in KiB.

@@ -14,10 +14,14 @@
 //! 3. The same 1,000 tenants with `--max-loaded-plugins-mib` holding a tenth
 //!    of them: the rate, and where the time goes (reading a version's bytes
 //!    and loading its compiled code from the cache, measured in-process).
+//! 4. What a switch to another plugin costs per call, in-process without
+//!    HTTP, next to what plain wasmtime pays for the same switch
+//!    (`switch.rs`).
 //!
 //! Run: `just bench-deploy` (= `cargo bench -p records-host-cli --bench deploy
 //! -- --python-plugin examples/plugins/python/plugin.wasm`); `-- --quick` for
-//! 2 s per load and one round; `--tenants N` for another count than 1,000.
+//! 2 s per load and one round; `--tenants N` for another count than 1,000;
+//! `--switch-only` for part 4 alone (its plugins compiled into a fresh cache).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,19 +32,25 @@ use records_host::{Database, REFERENCE_PLUGIN, Runtime, Slot, TenantName};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[path = "../common/binary.rs"]
+mod binary;
 #[path = "../serve/client.rs"]
 mod client;
 mod http;
+#[path = "../common/placement.rs"]
+mod placement;
+#[path = "../serve/popularity.rs"]
+mod popularity;
 #[path = "../common/serve_process.rs"]
 mod serve_process;
 #[path = "../common/stats.rs"]
 mod stats;
+mod switch;
 
 use http::Api;
 use records_test_fixtures::with_nonce;
 use serve_process::{Run, Server};
 
-const BIN: &str = env!("CARGO_BIN_EXE_records-host");
 /// Connections of the load.
 pub(crate) const CONNECTIONS: usize = 64;
 
@@ -55,15 +65,22 @@ fn main() -> Result<()> {
             .map(|pair| pair[1].clone())
     };
     let quick = args.iter().any(|a| a == "--quick");
-    let bin = flag("--server").unwrap_or_else(|| BIN.to_string());
+    let bin = flag("--server").unwrap_or_else(binary::records_host);
     let tenants: usize = flag("--tenants").map_or(Ok(1000), |n| n.parse())?;
     let python = flag("--python-plugin");
     let (seconds, rounds) = if quick { (2, 1) } else { (5, 3) };
     let dir = tempfile::tempdir()?;
     let cache = dir.path().join("cache");
     let own_data = dir.path().join("own");
+    if args.iter().any(|a| a == "--switch-only") {
+        return switch_cost(&cache, dir.path(), tenants, seconds, rounds);
+    }
     println!(
         "records-host deploy bench: {tenants} tenants, {CONNECTIONS} connections, {seconds} s per load, {rounds} round(s), server {bin}"
+    );
+    println!(
+        "{}",
+        placement::Placement::describe(placement::Placement::of_this_machine().as_ref())
     );
 
     let server = Server::start(&bin, &own_data, &cache, &[])?;
@@ -94,6 +111,7 @@ fn main() -> Result<()> {
     let loaded = api.metric("records_host_loaded_plugins")?;
     let loaded_bytes = api.metric("records_host_loaded_plugin_bytes")?;
     let own_rss = server.peak_rss_kib()?;
+    let own_fds = server.descriptors()?;
     let shared_rss = shared.peak_rss_kib()?;
     drop((server, shared));
     let own = median_run(&own_runs);
@@ -106,7 +124,7 @@ fn main() -> Result<()> {
         loaded_bytes / f64::from(1 << 20)
     );
     println!(
-        "server peak RSS: {:.1} MiB with {loaded} plugins loaded; {:.1} MiB sharing one",
+        "server peak RSS: {:.1} MiB with {loaded} plugins loaded ({own_fds} descriptors open); {:.1} MiB sharing one",
         own_rss as f64 / 1024.0,
         shared_rss as f64 / 1024.0
     );
@@ -130,7 +148,38 @@ fn main() -> Result<()> {
         tenth_run.rate() / own.rate(),
         tenth_run.calls + tenants as u64
     );
-    where_reload_time_goes(&own_data, &cache, &names[..names.len().min(100)])
+    where_reload_time_goes(&own_data, &cache, &names[..names.len().min(100)])?;
+    switch_cost(&cache, dir.path(), tenants, seconds, rounds)
+}
+
+/// Part 4: the switch's cost in records-host in-process and in the engine
+/// alone, from one thread and from two.
+fn switch_cost(
+    cache: &Path,
+    dir: &Path,
+    tenants: usize,
+    seconds: u64,
+    rounds: usize,
+) -> Result<()> {
+    for threads in [1, 2] {
+        let load = switch::Load {
+            plugins: tenants,
+            threads,
+            seconds,
+            rounds,
+        };
+        let host = switch::records_host(cache, dir, load)?;
+        let floor = switch::engine_floor(load)?;
+        println!(
+            "in-process get-record, {threads} thread(s), {tenants} plugins round-robin vs one:"
+        );
+        println!("  records-host   {}", host.show(threads));
+        println!(
+            "  plain wasmtime {} (store.get answers the same record)",
+            floor.show(threads)
+        );
+    }
+    Ok(())
 }
 
 /// Uploads `wasm` as `rounds` fresh tenants' plugin (each round's bytes

@@ -10,8 +10,6 @@ use serde_json::json;
 use crate::report::{Scenario, scenario};
 use crate::writes::native_connection;
 
-const BIN: &str = env!("CARGO_BIN_EXE_records-host");
-
 /// Instantiating the pre-linked reference plugin per call, over a reused database.
 pub(crate) fn instantiate(plugin: &Plugin, path: &Path, n: usize) -> Result<Scenario> {
     let mut db = Some(Database::open(path)?);
@@ -62,7 +60,7 @@ pub(crate) fn cli_call(
     cache: &Path,
 ) -> Result<Scenario> {
     let call = |db: &Path| -> Result<()> {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(crate::binary::records_host());
         cmd.arg("call")
             .arg("--db")
             .arg(db)
@@ -90,7 +88,7 @@ pub(crate) fn cli_call(
 /// largest of 5 calls, after one unmeasured call that fills the compiled-code cache.
 pub(crate) fn peak_rss(db: &Path, cache: &Path) -> Result<Scenario> {
     let call = || -> Result<i64> {
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(crate::binary::records_host())
             .arg("call")
             .arg("--db")
             .arg(db)

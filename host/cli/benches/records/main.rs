@@ -17,6 +17,8 @@
 //! two builds differ by more than a few percent between runs, instruction counts
 //! do not.
 
+#[path = "../common/binary.rs"]
+mod binary;
 #[path = "../common/timing.rs"]
 mod timing;
 #[path = "../common/workers.rs"]

@@ -70,7 +70,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 )]
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let text = state.metrics.render(&HostReadings {
-        open_databases: state.host.open_databases(),
+        open_databases: (state.host.open_databases(), state.host.max_open_databases()),
         loaded_plugins: state.host.loaded_plugins(),
         compiled: state.host.compiled_cache_counts(),
     });

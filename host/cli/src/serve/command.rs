@@ -17,6 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::auth::Auth;
 use super::bound::CallBound;
 use super::deploy_args::DeployArgs;
+use super::descriptors;
 use super::listener::{self, ConnectionLimits};
 use super::service::{Service, ServiceBuilder};
 use super::tokens::Scope;
@@ -86,10 +87,18 @@ pub(crate) struct Serve {
     read_timeout: u64,
 
     /// How many idle tenant databases are kept open between calls (least recently
-    /// used closed first); 0 opens one per call.
-    #[arg(long, value_name = "N", default_value_t = 1024,
+    /// used closed first); 0 opens one per call [default: what the descriptor
+    /// limit leaves, logged at start: (hard limit - 256 - --max-connections) / 5
+    /// - --max-concurrent]
+    #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    max_open_dbs: u32,
+    max_open_dbs: Option<u32>,
+
+    /// Close a tenant database nobody called for this many seconds (the next
+    /// call opens it again); 0 keeps them until the bound above closes them.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    idle_close: u64,
 
     #[command(flatten)]
     deploys: DeployArgs,
@@ -111,6 +120,7 @@ impl Serve {
             .into());
         }
         let home = self.home()?;
+        let descriptors = descriptors::raise_descriptor_limit();
         let bound = CallBound::new(self.max_concurrent);
         let tokens = match &self.tokens {
             Some(path) => Some(token_file::load_at_start(path)?),
@@ -129,9 +139,18 @@ impl Serve {
         // A call's thread is busy for at most its time limit; the grace period
         // lets every call that started finish.
         let grace = plugin.limits().timeout + Duration::from_secs(2);
+        let max_open_dbs = descriptors::max_open_dbs(
+            self.max_open_dbs,
+            descriptors,
+            self.max_connections,
+            bound.calls(),
+        );
         let mut host = PluginHost::with_options(plugin, home, self.writes.options())
-            .keep_open(self.max_open_dbs as usize)
+            .keep_open(max_open_dbs)
             .deployments(runtime.clone(), self.deploys.max_loaded_plugins_mib << 20);
+        if self.idle_close > 0 {
+            host = host.close_idle_after(Duration::from_secs(self.idle_close));
+        }
         if self.deploys.no_default_plugin {
             host = host.without_default_plugin();
         }
@@ -159,7 +178,6 @@ impl Serve {
         if let Some((tokens, malformed)) = loaded {
             service.state.metrics.tokens_loaded(tokens, malformed);
         }
-        raise_descriptor_limit();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .max_blocking_threads(bound.blocking_threads())
@@ -211,37 +229,15 @@ impl Serve {
                 service.state.metrics.clone(),
             ));
         }
+        if self.idle_close > 0 {
+            tokio::spawn(descriptors::close_idle_databases(
+                service.state.host.clone(),
+                Duration::from_secs(self.idle_close),
+            ));
+        }
         listener::serve(listener, service.router(), limits, shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(exit::OK)
-    }
-}
-
-/// Raises the soft limit on open file descriptors to the hard limit: each open
-/// tenant database holds a few, and the default soft limit (often 1024) would cap
-/// `--max-open-dbs` long before memory does.
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid, exclusively borrowed rlimit.
-    let raised = unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
-        }
-    };
-    if raised {
-        tracing::debug!(
-            limit = limit.rlim_cur,
-            "open file limit raised to the hard limit"
-        );
-    } else {
-        tracing::warn!(
-            "could not raise the open file limit: {}",
-            std::io::Error::last_os_error()
-        );
     }
 }
 

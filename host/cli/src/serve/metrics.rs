@@ -46,6 +46,7 @@ pub(crate) struct Metrics {
     lock_timeouts: Counter,
     lock_wait_seconds: Counter<f64>,
     open_databases: Gauge,
+    max_open_databases: Gauge,
     tokens: Gauge,
     tokens_malformed_lines: Gauge,
     tokens_reload_failures: Counter,
@@ -61,8 +62,8 @@ pub(crate) struct Metrics {
 /// What a scrape reads from the host.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HostReadings {
-    /// Idle tenant databases kept open.
-    pub(crate) open_databases: usize,
+    /// Idle tenant databases kept open, and the most that are.
+    pub(crate) open_databases: (usize, usize),
     /// Deployed plugins loaded, and the bytes of their compiled code.
     pub(crate) loaded_plugins: (usize, u64),
     /// Where deployed versions' compiled code came from.
@@ -115,6 +116,12 @@ impl Metrics {
             "open_databases",
             "Idle tenant databases kept open",
             open_databases.clone(),
+        );
+        let max_open_databases = Gauge::default();
+        registry.register(
+            "max_open_databases",
+            "The most idle tenant databases kept open (--max-open-dbs, or what the descriptor limit leaves)",
+            max_open_databases.clone(),
         );
         let tokens = Gauge::default();
         registry.register(
@@ -186,6 +193,7 @@ impl Metrics {
             lock_timeouts,
             lock_wait_seconds,
             open_databases,
+            max_open_databases,
             tokens,
             tokens_malformed_lines,
             tokens_reload_failures,
@@ -274,7 +282,9 @@ impl Metrics {
             self.lock_wait_seconds.inc_by(waited);
         }
         self.open_databases
-            .set(i64::try_from(open_databases).unwrap_or(i64::MAX));
+            .set(i64::try_from(open_databases.0).unwrap_or(i64::MAX));
+        self.max_open_databases
+            .set(i64::try_from(open_databases.1).unwrap_or(i64::MAX));
         let mut text = String::new();
         // Writing to a String does not fail.
         let _ = encode(&mut text, &self.registry);

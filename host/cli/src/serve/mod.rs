@@ -31,6 +31,7 @@ mod call_request;
 mod command;
 mod deploy;
 mod deploy_args;
+mod descriptors;
 mod extract;
 mod listener;
 mod metrics;

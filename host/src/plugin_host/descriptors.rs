@@ -1,0 +1,50 @@
+//! How many idle tenant databases fit in the process's file descriptors.
+//!
+//! Every open SQLite tenant database holds [`DESCRIPTORS_PER_DATABASE`]
+//! descriptors, so the number a host may keep open follows from the
+//! descriptor limit: what is left of it after [`RESERVED_DESCRIPTORS`] for the
+//! rest of the process, divided among the databases, less the databases of
+//! the calls that run at once (each holds its tenant's, idle or not).
+
+/// Descriptors one open SQLite tenant database holds: `records.db`, its `-wal`
+/// and `-shm`, `db.lock` and `db.lock.shm` (the lock's handoff page).
+pub const DESCRIPTORS_PER_DATABASE: u64 = 5;
+
+/// Descriptors set aside for everything but tenant databases: standard
+/// streams, the engine's and the runtime's own, the compiled-plugin cache,
+/// deployed versions' files, a compile worker's pipes, logs.
+pub const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// The idle databases `descriptors` leave room for while `calls` calls run:
+/// `(descriptors - RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_DATABASE - calls`,
+/// at least 0.
+pub fn keep_open_within(descriptors: u64, calls: u64) -> usize {
+    let databases = descriptors.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_DATABASE;
+    usize::try_from(databases.saturating_sub(calls)).unwrap_or(usize::MAX)
+}
+
+/// The process's soft limit on open descriptors (`RLIMIT_NOFILE`); `None`
+/// when it cannot be read, or is unlimited.
+pub fn descriptor_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into a valid, exclusively borrowed rlimit.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reserve_and_the_running_calls_come_off_the_limit() {
+        assert_eq!(keep_open_within(20_000, 64), (20_000 - 256) / 5 - 64);
+        assert_eq!(keep_open_within(1024, 64), 153 - 64);
+        assert_eq!(keep_open_within(256 + 5 * 10, 10), 0);
+        assert_eq!(keep_open_within(100, 0), 0, "a limit under the reserve");
+        assert!(descriptor_limit().is_some_and(|n| n >= 64));
+    }
+}
