@@ -7,8 +7,9 @@
 //! the calls that run at once (each holds its tenant's, idle or not).
 
 /// Descriptors one open SQLite tenant database holds: `records.db`, its `-wal`
-/// and `-shm`, `db.lock` and `db.lock.shm` (the lock's handoff page).
-pub const DESCRIPTORS_PER_DATABASE: u64 = 5;
+/// and `-shm`, and `db.lock` (the lock's handoff page, `db.lock.shm`, is
+/// mapped and its descriptor closed).
+pub const DESCRIPTORS_PER_DATABASE: u64 = 4;
 
 /// Descriptors set aside for everything but tenant databases: standard
 /// streams, the engine's and the runtime's own, the compiled-plugin cache,
@@ -41,9 +42,9 @@ mod tests {
 
     #[test]
     fn the_reserve_and_the_running_calls_come_off_the_limit() {
-        assert_eq!(keep_open_within(20_000, 64), (20_000 - 256) / 5 - 64);
-        assert_eq!(keep_open_within(1024, 64), 153 - 64);
-        assert_eq!(keep_open_within(256 + 5 * 10, 10), 0);
+        assert_eq!(keep_open_within(20_000, 64), (20_000 - 256) / 4 - 64);
+        assert_eq!(keep_open_within(1024, 64), 192 - 64);
+        assert_eq!(keep_open_within(256 + 4 * 10, 10), 0);
         assert_eq!(keep_open_within(100, 0), 0, "a limit under the reserve");
         assert!(descriptor_limit().is_some_and(|n| n >= 64));
     }

@@ -121,7 +121,7 @@ impl PluginHost {
     }
 
     /// Descriptors one open SQLite tenant database holds: `records.db`, its
-    /// `-wal` and `-shm`, `db.lock` and `db.lock.shm`.
+    /// `-wal` and `-shm`, and `db.lock`.
     pub const DESCRIPTORS_PER_DATABASE: u64 = descriptors::DESCRIPTORS_PER_DATABASE;
 
     /// Descriptors [`keep_open_within`](Self::keep_open_within) sets aside for

@@ -5,7 +5,7 @@
 //! 1 tenant, then 1,000 and 10,000 tenants round-robin; and the server's peak
 //! RSS. Each scenario starts with one untimed pass over its tenants, so 1,000
 //! tenants are all held open when the clock starts; 10,000 churn through the
-//! default `--max-open-dbs` (3,680 with a hard descriptor limit of 20,000)
+//! default `--max-open-dbs` (4,616 with a hard descriptor limit of 20,000)
 //! whatever came before.
 //!
 //! Last, `get-record` with a Zipf popularity (s = 1.1) over 100,000 tenants

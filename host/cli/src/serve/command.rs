@@ -88,7 +88,7 @@ pub(crate) struct Serve {
 
     /// How many idle tenant databases are kept open between calls (least recently
     /// used closed first); 0 opens one per call [default: what the descriptor
-    /// limit leaves, logged at start: (hard limit - 256 - --max-connections) / 5
+    /// limit leaves, logged at start: (hard limit - 256 - --max-connections) / 4
     /// - --max-concurrent]
     #[arg(long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]

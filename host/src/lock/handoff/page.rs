@@ -52,12 +52,13 @@ struct Arena {
     free: Mutex<Vec<u16>>,
 }
 
-/// One mapped page of a shared-words file, in a slot of the arena.
+/// One mapped page of a shared-words file, in a slot of the arena. The file's
+/// descriptor is closed once the page is mapped (the mapping keeps the file
+/// itself), so an open tenant database holds no descriptor for it.
 #[derive(Debug)]
 pub(crate) struct SharedPage {
     ptr: NonNull<u8>,
     slot: usize,
-    _file: File,
 }
 
 // SAFETY: the page is shared memory that this crate accesses only through
@@ -67,7 +68,8 @@ unsafe impl Send for SharedPage {}
 unsafe impl Sync for SharedPage {}
 
 impl SharedPage {
-    /// Allocates the first [`FILE_LEN`] bytes of `file` for real and maps them.
+    /// Allocates the first [`FILE_LEN`] bytes of `file` for real, maps them,
+    /// and closes `file`.
     ///
     /// # Errors
     /// When the blocks cannot be allocated (a full disk, a file size limit), no
@@ -104,10 +106,10 @@ impl SharedPage {
             return Err(error);
         }
         DETACHED[slot].store(false, Ordering::Release);
+        drop(file);
         Ok(Self {
             ptr: NonNull::new(mapped.cast()).ok_or_else(|| io::Error::other("null mapping"))?,
             slot,
-            _file: file,
         })
     }
 
