@@ -33,7 +33,9 @@ pub fn descriptor_limit() -> Option<u64> {
     };
     // SAFETY: getrlimit writes into a valid, exclusively borrowed rlimit.
     let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+    // rlim_t is u64 on Linux and i64 on the BSDs; not infinity, it is >= 0.
+    #[allow(clippy::unnecessary_cast)]
+    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
 }
 
 #[cfg(test)]
