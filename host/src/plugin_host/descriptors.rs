@@ -27,15 +27,44 @@ pub fn keep_open_within(descriptors: u64, calls: u64) -> usize {
 /// The process's soft limit on open descriptors (`RLIMIT_NOFILE`); `None`
 /// when it cannot be read, or is unlimited.
 pub fn descriptor_limit() -> Option<u64> {
+    nofile().ok().and_then(|limit| finite(limit.rlim_cur))
+}
+
+/// Raises the soft limit on open descriptors to the hard one; the soft limit
+/// after (`None`: unlimited).
+///
+/// # Errors
+/// The system's, when the limit cannot be read or set.
+pub fn raise_descriptor_limit() -> std::io::Result<Option<u64>> {
+    let mut limit = nofile()?;
+    if limit.rlim_cur != limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(finite(limit.rlim_cur))
+}
+
+/// `RLIMIT_NOFILE`, soft and hard.
+fn nofile() -> std::io::Result<libc::rlimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes into a valid, exclusively borrowed rlimit.
-    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(limit)
+}
+
+/// A limit as a number, `None` for unlimited.
+fn finite(limit: libc::rlim_t) -> Option<u64> {
     // rlim_t is u64 on Linux and i64 on the BSDs; not infinity, it is >= 0.
     #[allow(clippy::unnecessary_cast)]
-    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    (limit != libc::RLIM_INFINITY).then_some(limit as u64)
 }
 
 #[cfg(test)]
@@ -49,5 +78,12 @@ mod tests {
         assert_eq!(keep_open_within(256 + 4 * 10, 10), 0);
         assert_eq!(keep_open_within(100, 0), 0, "a limit under the reserve");
         assert!(descriptor_limit().is_some_and(|n| n >= 64));
+        let raised = raise_descriptor_limit().unwrap();
+        assert_eq!(
+            raised,
+            descriptor_limit(),
+            "the soft limit, now the hard one"
+        );
+        assert_eq!(raised, finite(nofile().unwrap().rlim_max));
     }
 }

@@ -120,6 +120,23 @@ impl PluginHost {
         ))
     }
 
+    /// Raises the process's soft limit on open descriptors to its hard limit
+    /// (the usual soft limit of 1024 leaves room for about 190 open tenant
+    /// databases); the soft limit after, `None` when unlimited. A host made
+    /// after this keeps as many idle databases open as the new limit allows.
+    ///
+    /// # Errors
+    /// The system's, when the limit cannot be read or set.
+    pub fn raise_descriptor_limit() -> std::io::Result<Option<u64>> {
+        descriptors::raise_descriptor_limit()
+    }
+
+    /// The process's soft limit on open descriptors; `None` when unlimited or
+    /// unreadable.
+    pub fn descriptor_limit() -> Option<u64> {
+        descriptors::descriptor_limit()
+    }
+
     /// Descriptors one open SQLite tenant database holds: `records.db`, its
     /// `-wal` and `-shm`, and `db.lock`.
     pub const DESCRIPTORS_PER_DATABASE: u64 = descriptors::DESCRIPTORS_PER_DATABASE;

@@ -245,9 +245,7 @@ fn deploy_own_plugins(api: &Api, names: &[String]) -> Result<()> {
 
 /// The run of median rate.
 fn median_run(runs: &[Run]) -> &Run {
-    let mut sorted: Vec<&Run> = runs.iter().collect();
-    sorted.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
-    sorted[sorted.len() / 2]
+    stats::median_by(runs, Run::rate)
 }
 
 /// What loading an evicted tenant's plugin costs, in-process over the same

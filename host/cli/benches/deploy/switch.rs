@@ -286,12 +286,8 @@ fn alternate(
         shareds.push(run(&shared)?);
         owns.push(run(&own)?);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     Ok(Switch {
-        own: median(&mut owns),
-        shared: median(&mut shareds),
+        own: *crate::stats::median_by(&owns, |r| *r),
+        shared: *crate::stats::median_by(&shareds, |r| *r),
     })
 }

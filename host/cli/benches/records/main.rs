@@ -27,6 +27,7 @@ mod workers;
 mod calls;
 mod cost;
 mod report;
+mod token;
 mod writes;
 
 use std::path::PathBuf;
@@ -79,6 +80,7 @@ fn main() -> Result<()> {
     let mut floor = Vec::new();
     let mut embedded = Vec::new();
     let mut contended = Vec::new();
+    let mut turns = Vec::new();
     for round in 0..REPEAT {
         let dir = dir.path().join(format!("round{round}"));
         if options.wants("write") || options.wants("floor") {
@@ -99,6 +101,13 @@ fn main() -> Result<()> {
                 size.per_process,
                 &cache,
             )?);
+            turns.push(contention(
+                "contention-token-8p",
+                "token",
+                &dir.join("c-token/app.db"),
+                size.per_process,
+                &cache,
+            )?);
         }
     }
     if options.wants("write") || options.wants("native") {
@@ -116,7 +125,7 @@ fn main() -> Result<()> {
             &cache,
         )?);
     }
-    for runs in [floor, embedded, contended] {
+    for runs in [floor, embedded, contended, turns] {
         if let Some(median) = median_run(runs) {
             report.add(median);
         }

@@ -135,6 +135,22 @@ impl Report {
                 "x",
             );
         }
+        if let (Some(turns), Some(c)) = (self.get("contention-token-8p"), self.get("contention-8p"))
+        {
+            check(
+                "2. contention: aggregate / token-passing floor",
+                c.throughput() / turns.throughput(),
+                0.9,
+                true,
+                "x",
+            );
+            if let Some(single) = self.get("embedded-create") {
+                println!(
+                    "  (the token-passing floor itself: {:.3}x one process's creates)",
+                    turns.throughput() / single.throughput()
+                );
+            }
+        }
         if let Some(inst) = self.get("instantiate") {
             check(
                 "3. instantiation median",

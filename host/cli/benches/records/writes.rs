@@ -1,5 +1,8 @@
 //! The write scenarios: SQLite's own floor, the original design's protocol
-//! natively, creates through the embedded plugin, and 8 processes contending.
+//! natively, creates through the embedded plugin, and 8 processes contending,
+//! with their floor: the same 8 processes passing a token round a ring of
+//! FIFOs (`token.rs`), each inserting one row per turn, so that the figure is
+//! the cost of alternating writers at all.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -12,7 +15,7 @@ use records_host::{Database, Error, Plugin, RecordError, Runtime};
 use serde_json::json;
 
 use crate::report::{Scenario, scenario};
-use crate::workers;
+use crate::{token, workers};
 
 pub(crate) fn native_connection(path: &Path) -> Result<rusqlite::Connection> {
     std::fs::create_dir_all(path.parent().context("parent")?)?;
@@ -121,8 +124,12 @@ pub(crate) fn embedded_create(plugin: &Plugin, path: &Path, n: usize) -> Result<
     Ok(scenario)
 }
 
+/// The processes of the contention scenarios.
+const PROCESSES: usize = 8;
+
 /// 8 worker processes × `n` writes of `kind` (`ours`: `create-record` through the
-/// reference plugin; `native`: the same protocol with rusqlite) on one database.
+/// reference plugin; `native`: the same protocol with rusqlite; `token`: plain
+/// autocommit inserts, in turns passed round a ring) on one database.
 pub(crate) fn contention(
     name: &str,
     kind: &str,
@@ -130,13 +137,20 @@ pub(crate) fn contention(
     n: usize,
     cache: &Path,
 ) -> Result<Scenario> {
-    const PROCESSES: usize = 8;
     let dir = path.parent().context("parent")?;
     drop(Database::open(path)?);
-    let reports = workers::run_workers(PROCESSES, &dir.join("go"), |_| {
+    if kind == "token" {
+        token::make_ring(dir, PROCESSES)?;
+    }
+    let reports = workers::run_workers(PROCESSES, &dir.join("go"), |w| {
         vec![
             "--worker".into(),
-            kind.into(),
+            if kind == "token" {
+                format!("token:{w}")
+            } else {
+                kind.to_string()
+            }
+            .into(),
             path.into(),
             n.to_string().into(),
             cache.into(),
@@ -167,6 +181,11 @@ pub(crate) fn worker(args: &[String]) -> Result<()> {
     };
     let db = PathBuf::from(db);
     let mut op: Box<dyn FnMut(usize) -> Result<bool>> = match kind.as_str() {
+        token if token.starts_with("token:") => {
+            let index = token["token:".len()..].parse()?;
+            let mut turn = token::Turns::join(native_connection(&db)?, &db, index, PROCESSES)?;
+            Box::new(move |i| turn.take(i))
+        }
         "native" => {
             let mut native = NativeProtocol::open(&db)?;
             Box::new(move |i| native.insert(i))

@@ -8,7 +8,9 @@
 //! default `--max-open-dbs` (4,616 with a hard descriptor limit of 20,000)
 //! whatever came before.
 //!
-//! Last, `get-record` with a Zipf popularity (s = 1.1) over 100,000 tenants
+//! First, the tenant switch in-process against its SQLite floor
+//! (`switch.rs`; `-- --switch-only` runs only that, `--lru N` sets how many
+//! it keeps open, `--data DIR` keeps the tenants for the next run). Last, `get-record` with a Zipf popularity (s = 1.1) over 100,000 tenants
 //! (`popularity.rs`), and the server's descriptors after 10,000 tenants and
 //! after Zipf.
 //!
@@ -50,6 +52,7 @@ mod popularity;
 mod serve_process;
 #[path = "../common/stats.rs"]
 mod stats;
+mod switch;
 
 use serve_process::{Run, Server};
 
@@ -66,9 +69,16 @@ fn main() -> Result<()> {
         .windows(2)
         .find(|pair| pair[0] == "--server")
         .map_or_else(binary::records_host, |pair| pair[1].clone());
+
     let seconds = if quick { 2 } else { 5 };
+    let flag = |name: &str| {
+        args.windows(2)
+            .find(|pair| pair[0] == name)
+            .map(|pair| pair[1].clone())
+    };
     let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
+    // `--data DIR`: tenants kept from an earlier run (those missing are made).
+    let data = flag("--data").map_or_else(|| dir.path().join("data"), Into::into);
     println!(
         "records-host serve bench, {CONNECTIONS} connections, {seconds} s per scenario, server {bin}"
     );
@@ -77,9 +87,29 @@ fn main() -> Result<()> {
         placement::Placement::describe(placement::Placement::of_this_machine().as_ref())
     );
 
-    let zipf = !args.iter().any(|a| a == "--no-zipf");
+    // As the server does: the default open databases follow from the limit.
+    records_host::PluginHost::raise_descriptor_limit()?;
+    let switch_only = args
+        .iter()
+        .any(|a| a == "--switch-only" || a == "--switch-profile");
+    let zipf = !switch_only && !args.iter().any(|a| a == "--no-zipf");
     prepare_tenants(&data, if zipf { ZIPF_TENANTS } else { 10_000 })?;
     let cache = dir.path().join("cache");
+    let (switch_seconds, rounds) = if quick { (1, 3) } else { (2, 5) };
+    // `--lru N`: keep N open in the switch instead of the host's default.
+    let lru = flag("--lru").map(|n| n.parse()).transpose()?;
+    let profile = flag("--switch-profile");
+    switch::tenant_switch(
+        &data,
+        &cache,
+        lru,
+        profile.as_deref(),
+        switch_seconds,
+        rounds,
+    )?;
+    if switch_only {
+        return Ok(());
+    }
     let plugin = Runtime::builder()
         .cache_dir(&cache)
         .instance_pool(CONNECTIONS as u32)
@@ -185,7 +215,11 @@ fn prepare_tenants(data: &Path, count: usize) -> Result<()> {
                 s.spawn(move || -> Result<()> {
                     for t in (w..count).step_by(2) {
                         let tenant = TenantName::new(&format!("t{t}"))?;
-                        let db = Database::open(tenant.database_path(data))?;
+                        let path = tenant.database_path(data);
+                        if path.exists() {
+                            continue; // Kept from an earlier run (`--data`).
+                        }
+                        let db = Database::open(path)?;
                         if db.count()? == 0 {
                             db.insert("bench", 1)?;
                         }

@@ -6,32 +6,17 @@ use records_host::PluginHost;
 
 /// Raises the soft limit on open file descriptors to the hard limit (each open
 /// tenant database holds a few, and the usual soft limit of 1024 would cap the
-/// databases kept open long before memory does); the soft limit after.
+/// databases kept open long before memory does); the soft limit after, `None`
+/// when unlimited or unknown.
 pub(crate) fn raise_descriptor_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid, exclusively borrowed rlimit.
-    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if !read {
-        tracing::warn!(
-            "could not read the open file limit: {}",
-            std::io::Error::last_os_error()
-        );
-        return None;
+    match PluginHost::raise_descriptor_limit() {
+        Ok(limit) => limit,
+        Err(e) => {
+            let soft = PluginHost::descriptor_limit();
+            tracing::warn!("could not raise the open file limit (now {soft:?}): {e}");
+            soft
+        }
     }
-    let soft = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: as above.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        tracing::warn!(
-            "could not raise the open file limit from {soft}: {}",
-            std::io::Error::last_os_error()
-        );
-        limit.rlim_cur = soft;
-    }
-    (limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
 /// How many idle tenant databases to keep open: `given` (`--max-open-dbs`),
