@@ -26,7 +26,7 @@ pub fn wait_until_free(env: &Env) {
 on_both! {
     fn a_sigkilled_holder_releases_the_lock_and_leaves_no_partial_write(env) {
         env.open().write(|w| w.insert("before", 1)).unwrap();
-        let mut holder = spawn_lock_holder(&env.db_arg());
+        let mut holder = spawn_lock_holder(&env.db_in_process());
 
         let status = run(&mut env.cli("lock-status", &[]));
         assert_exit(&status, 0);

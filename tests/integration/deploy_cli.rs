@@ -14,7 +14,7 @@ fn acme(env: &Env, args: &[&str]) -> Output {
     let mut cmd = command(env.dir.path());
     cmd.args(args).args(["--tenant", "acme"]);
     if let Some(pg) = env.pg() {
-        cmd.args(["--db", pg.url()]);
+        cmd.args(["--db", &pg.arg_url()]);
     }
     run(&mut cmd)
 }
@@ -82,7 +82,7 @@ on_both! {
         let mut cmd = command(env.dir.path());
         cmd.args(["run", "--tenant", "acme", "--script", "import-csv"]);
         if let Some(pg) = env.pg() {
-            cmd.args(["--db", pg.url()]);
+            cmd.args(["--db", &pg.arg_url()]);
         }
         cmd.args(["--", "--dry-run"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();

@@ -13,6 +13,7 @@ mod instance_pool;
 mod library;
 mod lock_files;
 mod multiprocess;
+mod pg_secrets;
 mod plugin_files;
 mod plugins;
 mod postgres;

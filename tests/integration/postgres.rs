@@ -157,17 +157,8 @@ fn connection_failures_are_one_line_without_the_password() {
     let pg = env.pg().unwrap();
     let role = format!("rh_pw_{}", std::process::id());
     let secret = "hunter2-do-not-print";
-    pg.client()
-        .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD '{secret}'"))
-        .unwrap();
-    let server = pg
-        .url()
-        .split_once('@')
-        .unwrap()
-        .1
-        .split_once('/')
-        .unwrap()
-        .0;
+    pg.create_role(&role, secret);
+    let server = pg.server_and_database().0;
     let cases = [
         (
             format!("postgres://{role}:{secret}@127.0.0.1:1/x"),
@@ -193,7 +184,14 @@ fn connection_failures_are_one_line_without_the_password() {
             assert_exit(&output, 1);
             let all = format!("{}{}", stdout(&output), stderr(&output));
             assert!(!all.contains(secret), "{log:?}: the password leaked: {all}");
-            let err = host_stderr(&output);
+            // The password in --db: one warning (without it), then the error.
+            let warned = stderr(&output);
+            assert!(warned.contains("warning: the password in --db"), "{warned}");
+            let err = host_stderr(&output)
+                .lines()
+                .filter(|line| !line.contains("warning: the password in --db"))
+                .collect::<Vec<_>>()
+                .join("\n");
             let last = err.lines().last().unwrap_or_default();
             assert!(last.contains(expected), "{url}: {err}");
             assert!(

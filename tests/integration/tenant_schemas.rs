@@ -76,7 +76,13 @@ fn a_long_name_and_the_name_spelling_its_old_schema_do_not_share_a_lock() {
     let held = env.hold_tenant_lock(LONG);
 
     let mut write = command(env.dir.path());
-    write.args(["call", "--tenant", SPELLER, "--db", env.pg().unwrap().url()]);
+    write.args([
+        "call",
+        "--tenant",
+        SPELLER,
+        "--db",
+        &env.pg().unwrap().arg_url(),
+    ]);
     write.args(["--lock-timeout", "2000", r#"create-record("mine", 1)"#]);
     let write = run(&mut write);
     assert_exit(&write, 0);
@@ -88,7 +94,7 @@ fn a_long_name_and_the_name_spelling_its_old_schema_do_not_share_a_lock() {
         "--tenant",
         SPELLER,
         "--db",
-        env.pg().unwrap().url(),
+        &env.pg().unwrap().arg_url(),
     ]);
     let status = run(&mut status);
     assert_exit(&status, 0);
@@ -131,7 +137,13 @@ fn a_schema_of_the_old_mapping_is_carried_over_to_its_tenant() {
 
     let mut first = command(env.dir.path());
     first
-        .args(["call", "--tenant", LONG, "--db", env.pg().unwrap().url()])
+        .args([
+            "call",
+            "--tenant",
+            LONG,
+            "--db",
+            &env.pg().unwrap().arg_url(),
+        ])
         .arg("get-all-records()")
         .env("RUST_LOG", "records_host=info");
     let first = run(&mut first);
@@ -172,7 +184,13 @@ fn processes_opening_new_schemas_at_once_all_succeed() {
     let ids = fan_out(2 * PROCESSES, 1, |p, _| {
         let tenant = if p % 2 == 0 { "fresh" } else { LONG };
         let mut cmd = command(env.dir.path());
-        cmd.args(["call", "--tenant", tenant, "--db", env.pg().unwrap().url()]);
+        cmd.args([
+            "call",
+            "--tenant",
+            tenant,
+            "--db",
+            &env.pg().unwrap().arg_url(),
+        ]);
         cmd.args([
             "--lock-timeout",
             "30000",
@@ -213,7 +231,7 @@ fn a_schema_created_at_the_same_time_by_another_session_is_used() {
         .batch_execute(r#"BEGIN; CREATE SCHEMA "rh_racer""#)
         .unwrap();
     let mut cmd = command(env.dir.path());
-    cmd.args(["call", "--tenant", "racer", "--db", pg.url()]);
+    cmd.args(["call", "--tenant", "racer", "--db", &pg.arg_url()]);
     let child = cmd
         .arg(r#"create-record("x", 1)"#)
         .stdout(std::process::Stdio::piped())

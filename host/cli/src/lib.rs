@@ -9,6 +9,7 @@
 //! timeout adds the holder lines of its message), and mapped to the exit codes below.
 
 mod args;
+mod argv_password;
 mod call;
 mod check;
 mod compile;
@@ -55,6 +56,9 @@ Environment:
   RUST_LOG                   log filter for diagnostics on stderr (e.g. records_host=debug)
   RECORDS_HOST_DB            the default of --db, for every command that takes it (serve:
                              a PostgreSQL URL); keeps a password out of the command line
+  PGPASSWORD, PGPASSFILE     a PostgreSQL password when the URL has none, or the password
+                             file to read it from (libpq's format; default ~/.pgpass,
+                             ignored unless only its owner may read it)
   RECORDS_HOST_CACHE_DIR     where compiled plugins are cached (created with mode 0700;
                              default $XDG_CACHE_HOME/records-host or ~/.cache/records-host)
   RECORDS_HOST_LOCK_HANDOFF  `off`: wait for the write lock with plain backoff, without
@@ -106,6 +110,9 @@ impl Cli {
     /// Runs the command and maps the outcome to an exit code, reporting any error
     /// once on stderr.
     pub fn run(self) -> ExitCode {
+        if argv_password::password_in_argv(std::env::args_os().skip(1)) {
+            eprintln!("{}", argv_password::WARNING);
+        }
         let result = match &self.command {
             Command::Demo(cmd) => cmd.execute(),
             Command::Call(cmd) => cmd.execute(),

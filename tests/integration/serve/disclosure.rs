@@ -94,9 +94,8 @@ fn a_password_with_url_delimiters_is_never_shown() {
              CREATE SCHEMA rh_foreign; CREATE TABLE rh_foreign.records (x int);"
         ))
         .unwrap();
-    let (authority, database) = pg.url().split_once('@').unwrap().1.split_once('/').unwrap();
+    let (authority, database) = pg.server_and_database();
     let (host, port) = authority.split_once(':').unwrap();
-    let database = database.split('?').next().unwrap();
     let url = format!("postgres://{role}:{secret}@{authority}/{database}");
 
     let output = run(command(env.dir.path()).args([

@@ -103,14 +103,26 @@ impl Env {
     /// The database as `--db` takes it: the file's path, or the URL.
     pub fn db_arg(&self) -> String {
         match &self.pg {
-            Some(pg) => pg.url().to_string(),
+            Some(pg) => pg.arg_url(),
             None => self.db().display().to_string(),
         }
     }
 
-    /// The database's location.
+    /// The database as this process opens it: the file's path, or the URL
+    /// with its password (a helper process of the test binary opens it so).
+    pub fn db_in_process(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url().to_string(),
+            None => self.db_arg(),
+        }
+    }
+
+    /// The database's location (with the password, to open it in-process).
     pub fn location(&self) -> Location {
-        Location::parse(&self.db_arg())
+        match &self.pg {
+            Some(_) => Location::parse(&self.db_in_process()),
+            None => Location::parse(&self.db_arg()),
+        }
     }
 
     /// `records-host <sub> --db <db> <args>`, in the temp dir, sharing the compiled
@@ -155,7 +167,7 @@ impl Env {
         let mut cmd = command(self.dir.path());
         cmd.args(["call", "--tenant", tenant]);
         if let Some(pg) = &self.pg {
-            cmd.args(["--db", pg.url()]);
+            cmd.args(["--db", &pg.arg_url()]);
         }
         run(cmd.args(args))
     }
@@ -232,7 +244,13 @@ pub fn command(cwd: &Path) -> Command {
     cmd.current_dir(cwd)
         .env("RECORDS_HOST_CACHE_DIR", shared_cache_dir())
         .env_remove("RECORDS_HOST_DB")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env_remove("PGPASSFILE");
+    // The test server's password, as an operator would give it: never in argv.
+    match postgres::test_password() {
+        Some(password) => cmd.env("PGPASSWORD", password),
+        None => cmd.env_remove("PGPASSWORD"),
+    };
     cmd
 }
 

@@ -15,9 +15,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use postgres::{Client, NoTls};
 
+/// The server's URL, as given or as started, once asked for.
+static SERVER: OnceLock<Option<String>> = OnceLock::new();
+
 /// The server's URL, as given or as started; `None` when there is none.
 fn server() -> Option<&'static str> {
-    static SERVER: OnceLock<Option<String>> = OnceLock::new();
     SERVER
         .get_or_init(|| match std::env::var("RECORDS_HOST_TEST_POSTGRES") {
             Ok(url) if !url.is_empty() => Some(url),
@@ -99,6 +101,31 @@ impl PgDatabase {
         &self.url
     }
 
+    /// The database's URL without the password, for command lines: the
+    /// commands the tests run get the password in `PGPASSWORD`
+    /// ([`test_password`], set by `command()`), as an operator's would, so
+    /// that it is not in their argv.
+    pub fn arg_url(&self) -> String {
+        without_password(&self.url)
+    }
+
+    /// The server's `host:port` and the database's name, from its URL.
+    pub fn server_and_database(&self) -> (&str, &str) {
+        let (authority, rest) = self
+            .url
+            .split_once('@')
+            .and_then(|(_, after)| after.split_once('/'))
+            .expect("a URL with user info and a database");
+        (authority, rest.split('?').next().unwrap_or(rest))
+    }
+
+    /// Creates a login role with `password` (dropped by the test).
+    pub fn create_role(&self, role: &str, password: &str) {
+        self.client()
+            .batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+            .expect("create the role");
+    }
+
     /// A plain client of the database, for looking at it from outside.
     pub fn client(&self) -> Client {
         Client::connect(&self.url, NoTls).expect("connect to the test database")
@@ -134,4 +161,26 @@ fn with_database(url: &str, name: &str) -> String {
         Some(query) => format!("{base}/{name}?{query}"),
         None => format!("{base}/{name}"),
     }
+}
+
+/// The test server's password, once a test has asked for the server; `None`
+/// before, or when its URL carries none.
+pub fn test_password() -> Option<String> {
+    let url = SERVER.get()?.as_deref()?;
+    let config = <postgres::Config as std::str::FromStr>::from_str(url).ok()?;
+    Some(String::from_utf8_lossy(config.get_password()?).into_owned())
+}
+
+/// `url` without the password of its user info (`user:password@`).
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, hosts)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+    format!("{scheme}://{user}@{hosts}{path}")
 }

@@ -128,7 +128,7 @@ impl Server {
         cmd.args(["serve", "--listen", "127.0.0.1:0"]);
         match env.pg() {
             _ if !with_home => &mut cmd,
-            Some(pg) => cmd.args(["--db", pg.url()]),
+            Some(pg) => cmd.args(["--db", &pg.arg_url()]),
             None => cmd.args(["--data-dir", "data"]),
         };
         let mut child = cmd

@@ -73,6 +73,14 @@ impl PgLocation {
         &self.schema
     }
 
+    /// Whether the URL itself carries a password (else one comes from
+    /// `PGPASSWORD` or the password file, `PGPASSFILE` or `~/.pgpass`, when
+    /// connecting).
+    pub fn carries_password(&self) -> bool {
+        <postgres::Config as std::str::FromStr>::from_str(&self.url)
+            .is_ok_and(|config| config.get_password().is_some())
+    }
+
     /// The URL with its password hidden, rebuilt from its parsed parts.
     pub fn redacted_url(&self) -> String {
         self.shown.clone()

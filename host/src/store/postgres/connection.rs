@@ -61,13 +61,15 @@ impl PgConn {
                 ),
             ))
         })?;
+        let ignored = super::password::supply(&mut config);
         let app_name = app_name(label);
         config
             .application_name(&app_name)
             .connect_timeout(Duration::from_secs(10));
-        let mut client = config
-            .connect(NoTls)
-            .map_err(|e| pg_error(location, &e, "cannot connect"))?;
+        let mut client = config.connect(NoTls).map_err(|e| match &ignored {
+            Some(note) => pg_error(location, &e, &format!("cannot connect ({note})")),
+            None => pg_error(location, &e, "cannot connect"),
+        })?;
         client
             .batch_execute(&format!(
                 "SET idle_in_transaction_session_timeout = {}",

@@ -20,6 +20,7 @@ mod error;
 mod legacy;
 mod lock;
 mod locked;
+mod password;
 mod row;
 mod schema;
 mod sql;
