@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use postgres::{Client, Config, NoTls, Statement};
 
-use super::error::pg_error;
+use super::error::{pg_error, pg_error_noted};
 use super::sql::Text;
 use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
@@ -67,7 +67,7 @@ impl PgConn {
             .application_name(&app_name)
             .connect_timeout(Duration::from_secs(10));
         let mut client = config.connect(NoTls).map_err(|e| match &ignored {
-            Some(note) => pg_error(location, &e, &format!("cannot connect ({note})")),
+            Some(note) => pg_error_noted(location, &e, "cannot connect", note),
             None => pg_error(location, &e, "cannot connect"),
         })?;
         client

@@ -16,6 +16,20 @@ pub(crate) fn pg_error(location: &PgLocation, e: &postgres::Error, what: &str) -
     ))
 }
 
+/// Like [`pg_error`], with `note` added to the detail (the operator's part,
+/// never told to a tenant).
+pub(crate) fn pg_error_noted(
+    location: &PgLocation,
+    e: &postgres::Error,
+    what: &str,
+    note: &str,
+) -> RecordError {
+    RecordError::Storage(StorageError::with_detail(
+        what,
+        format!("{}: {}; {note}", location.redacted_url(), describe(e)),
+    ))
+}
+
 /// `e`, met by a statement: the size limit and a server-ended session get their
 /// own words; anything else is a storage error.
 pub(crate) fn statement_error(location: &PgLocation, e: &postgres::Error) -> RecordError {

@@ -16,7 +16,8 @@
 //! `postgres` crates (libpq reads it in C, and `tokio-postgres` leaves it out);
 //! the format is the few rules above.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use postgres::Config;
@@ -63,9 +64,18 @@ fn password_file() -> Option<PathBuf> {
 
 /// The password `file` holds for `config`'s hosts, port, database and user
 /// (`None`: no file, or no line for them); why not, when the file may not be
-/// trusted (not a regular file, or others may read or write it).
+/// trusted (not a regular file, or others may read or write it). The file is
+/// opened once, without waiting (a FIFO planted there does not block), and
+/// checked on what was opened; at most 1 MiB of it is read.
 fn from_file(file: &Path, config: &Config) -> Result<Option<String>, &'static str> {
-    let Ok(meta) = std::fs::metadata(file) else {
+    let Ok(opened) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+    else {
+        return Ok(None);
+    };
+    let Ok(meta) = opened.metadata() else {
         return Ok(None);
     };
     if !meta.is_file() {
@@ -74,11 +84,15 @@ fn from_file(file: &Path, config: &Config) -> Result<Option<String>, &'static st
     if meta.permissions().mode() & 0o077 != 0 {
         return Err("others may read or write it (chmod 0600 it)");
     }
-    Ok(read(file, config))
+    let mut text = String::new();
+    if opened.take(1 << 20).read_to_string(&mut text).is_err() {
+        return Ok(None);
+    }
+    Ok(find(&text, config))
 }
 
-fn read(file: &Path, config: &Config) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
+/// The password `text` (a password file) holds for `config`.
+fn find(text: &str, config: &Config) -> Option<String> {
     let user = config.get_user()?;
     let database = config.get_dbname().unwrap_or(user);
     let ports = config.get_ports();
@@ -94,7 +108,7 @@ fn read(file: &Path, config: &Config) -> Option<String> {
             .copied()
             .unwrap_or(5432)
             .to_string();
-        lookup(&text, [&host, &port, database, user])
+        lookup(text, [&host, &port, database, user])
     })
 }
 
@@ -182,5 +196,13 @@ mod tests {
         assert_eq!(from_file(&file, &config), Ok(Some("two".into())));
         assert_eq!(from_file(&dir.path().join("none"), &config), Ok(None));
         assert!(from_file(dir.path(), &config).is_err(), "a directory");
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(
+            from_file(&fifo, &config).is_err(),
+            "a FIFO, without blocking"
+        );
     }
 }
