@@ -14,6 +14,7 @@ mod library;
 mod lock_files;
 mod multiprocess;
 mod pg_secrets;
+mod pg_tls;
 mod plugin_files;
 mod plugins;
 mod postgres;

@@ -59,6 +59,9 @@ Environment:
   PGPASSWORD, PGPASSFILE     a PostgreSQL password when the URL has none, or the password
                              file to read it from (libpq's format; default ~/.pgpass,
                              ignored unless only its owner may read it)
+  PGSSLMODE, PGSSLROOTCERT,  PostgreSQL TLS when the URL does not say (libpq's meanings:
+  PGCHANNELBINDING           sslmode disable|allow|prefer|require|verify-ca|verify-full,
+                             sslrootcert a PEM bundle or `system`)
   RECORDS_HOST_CACHE_DIR     where compiled plugins are cached (created with mode 0700;
                              default $XDG_CACHE_HOME/records-host or ~/.cache/records-host)
   RECORDS_HOST_LOCK_HANDOFF  `off`: wait for the write lock with plain backoff, without

@@ -7,6 +7,11 @@
 //! test process exits. When neither works the PostgreSQL tests are skipped with a
 //! notice on stderr, unless `RECORDS_HOST_REQUIRE_POSTGRES` is set (CI), which
 //! makes a skip a failure.
+//!
+//! The server has TLS on, with a throwaway CA: its certificate is
+//! `RECORDS_HOST_TEST_POSTGRES_CA` (or `ca.crt` in the cluster started here). A
+//! second server without TLS is `RECORDS_HOST_TEST_POSTGRES_PLAIN` (or started
+//! here the same way, with `--no-tls`).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -15,27 +20,87 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use postgres::{Client, NoTls};
 
+/// A server for the tests: its URL, and its CA's certificate when it has TLS.
+struct Server {
+    url: String,
+    ca: Option<PathBuf>,
+}
+
 /// The server's URL, as given or as started, once asked for.
-static SERVER: OnceLock<Option<String>> = OnceLock::new();
+static SERVER: OnceLock<Option<Server>> = OnceLock::new();
+
+/// The server without TLS, once asked for.
+static PLAIN: OnceLock<Option<Server>> = OnceLock::new();
 
 /// The server's URL, as given or as started; `None` when there is none.
 fn server() -> Option<&'static str> {
+    Some(&main_server()?.url)
+}
+
+fn main_server() -> Option<&'static Server> {
     SERVER
         .get_or_init(|| match std::env::var("RECORDS_HOST_TEST_POSTGRES") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => start_cluster(),
+            Ok(url) if !url.is_empty() => Some(Server {
+                url,
+                ca: std::env::var_os("RECORDS_HOST_TEST_POSTGRES_CA").map(PathBuf::from),
+            }),
+            _ => start_cluster("tls", &[]),
         })
-        .as_deref()
+        .as_ref()
+}
+
+/// The CA certificate of the test server's TLS (`sslrootcert`), and its URL;
+/// `None` (with a notice) when it has none, a failure under
+/// `RECORDS_HOST_REQUIRE_POSTGRES`.
+pub fn tls_server() -> Option<(&'static str, &'static std::path::Path)> {
+    or_skip(
+        main_server().and_then(|s| Some((s.url.as_str(), s.ca.as_deref()?))),
+        "the test server has no TLS CA (RECORDS_HOST_TEST_POSTGRES_CA)",
+    )
+}
+
+/// A server without TLS (its superuser's URL); `None` (with a notice) when there
+/// is none, a failure under `RECORDS_HOST_REQUIRE_POSTGRES`.
+pub fn plain_server() -> Option<&'static str> {
+    let found = PLAIN
+        .get_or_init(|| match std::env::var("RECORDS_HOST_TEST_POSTGRES_PLAIN") {
+            Ok(url) if !url.is_empty() => Some(Server { url, ca: None }),
+            _ if std::env::var_os("RECORDS_HOST_TEST_POSTGRES").is_some() => None,
+            _ => start_cluster("plain", &["--no-tls"]),
+        })
+        .as_ref()
+        .map(|s| s.url.as_str());
+    or_skip(
+        found,
+        "there is no server without TLS (RECORDS_HOST_TEST_POSTGRES_PLAIN)",
+    )
+}
+
+/// `found`, or a skipped test's notice that `missing`, which fails the test
+/// under `RECORDS_HOST_REQUIRE_POSTGRES` (CI).
+pub fn or_skip<T>(found: Option<T>, missing: &str) -> Option<T> {
+    if found.is_none() {
+        assert!(
+            std::env::var_os("RECORDS_HOST_REQUIRE_POSTGRES").is_none(),
+            "RECORDS_HOST_REQUIRE_POSTGRES is set but {missing}"
+        );
+        eprintln!("note: PostgreSQL test skipped: {missing}");
+    }
+    found
 }
 
 /// Starts a throwaway cluster (never installing anything) and a watchdog that
 /// stops it once this process is gone.
-fn start_cluster() -> Option<String> {
+fn start_cluster(name: &str, args: &[&str]) -> Option<Server> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres-cluster");
-    let dir = std::env::temp_dir().join(format!("records-host-test-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "records-host-test-pg-{name}-{}",
+        std::process::id()
+    ));
     let started = Command::new(&script)
         .arg("start")
         .arg(&dir)
+        .args(args)
         .env("RECORDS_HOST_PG_NO_INSTALL", "1")
         .stderr(Stdio::piped())
         .output()
@@ -60,7 +125,11 @@ fn start_cluster() -> Option<String> {
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    Some(String::from_utf8_lossy(&started.stdout).trim().to_string())
+    let ca = dir.join("ca.crt");
+    Some(Server {
+        url: String::from_utf8_lossy(&started.stdout).trim().to_string(),
+        ca: ca.exists().then_some(ca),
+    })
 }
 
 /// A database of its own on the test server, dropped with it.
@@ -166,7 +235,7 @@ fn with_database(url: &str, name: &str) -> String {
 /// The test server's password, once a test has asked for the server; `None`
 /// before, or when its URL carries none.
 pub fn test_password() -> Option<String> {
-    let url = SERVER.get()?.as_deref()?;
+    let url = &SERVER.get()?.as_ref()?.url;
     let config = <postgres::Config as std::str::FromStr>::from_str(url).ok()?;
     Some(String::from_utf8_lossy(config.get_password()?).into_owned())
 }

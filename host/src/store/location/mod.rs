@@ -8,6 +8,7 @@
 //! database, `sslmode`), never cut out of the text, so no spelling of a password
 //! (a `/`, `?` or `@` in it, a `password=` parameter) can slip through.
 
+pub(crate) mod pg_url;
 mod redact;
 mod tenant_schema;
 
@@ -77,8 +78,7 @@ impl PgLocation {
     /// `PGPASSWORD` or the password file, `PGPASSFILE` or `~/.pgpass`, when
     /// connecting).
     pub fn carries_password(&self) -> bool {
-        <postgres::Config as std::str::FromStr>::from_str(&self.url)
-            .is_ok_and(|config| config.get_password().is_some())
+        pg_url::parse(&self.url).is_ok_and(|url| url.config.get_password().is_some())
     }
 
     /// The URL with its password hidden, rebuilt from its parsed parts.

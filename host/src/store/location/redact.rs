@@ -3,8 +3,6 @@
 //! passwords holding `/` or `?`, which the client accepts (it takes everything up
 //! to the first `@` as the user info).
 
-use std::str::FromStr;
-
 /// `url` as shown to people: rebuilt from what the PostgreSQL client parses out
 /// of it, with `***` for a password, so nothing of the text is echoed. A URL the
 /// client cannot parse is not shown at all (it may hold a password the parser
@@ -13,9 +11,10 @@ pub(super) fn redact(url: &str) -> String {
     let scheme = url
         .split_once("://")
         .map_or("postgresql", |(scheme, _)| scheme);
-    let Ok(config) = postgres::Config::from_str(url) else {
+    let Ok(parsed) = super::pg_url::parse(url) else {
         return format!("{scheme}://(a URL that does not parse, not shown)");
     };
+    let config = parsed.config;
     let mut shown = format!("{scheme}://");
     if let Some(user) = config.get_user() {
         shown.push_str(&encode(user));
@@ -49,14 +48,9 @@ pub(super) fn redact(url: &str) -> String {
         shown.push('/');
         shown.push_str(&encode(db));
     }
-    let sslmode = match config.get_ssl_mode() {
-        postgres::config::SslMode::Disable => Some("disable"),
-        postgres::config::SslMode::Require => Some("require"),
-        _ => None,
-    };
-    if let Some(mode) = sslmode {
+    if let Some(mode) = parsed.tls.mode {
         shown.push_str("?sslmode=");
-        shown.push_str(mode);
+        shown.push_str(mode.as_str());
     }
     crate::display::escape_control(&shown)
 }

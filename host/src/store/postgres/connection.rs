@@ -7,16 +7,18 @@
 //! rather than handed out again.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::{Client, Config, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::{pg_error, pg_error_noted};
 use super::sql::Text;
+use crate::display::escape_control;
 use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
+use crate::store::location::pg_url;
 use crate::sync::locked;
 
 /// A connection and the statements prepared on it, by schema.
@@ -51,14 +53,18 @@ impl PgConn {
         label: &str,
         idle_txn: Duration,
     ) -> Result<Self, RecordError> {
-        let mut config = Config::from_str(location.url()).map_err(|e| {
+        let not_valid = |why: String| {
             RecordError::Storage(StorageError::with_detail(
                 "not a valid PostgreSQL URL",
-                format!(
-                    "{}: {}",
-                    location.redacted_url(),
-                    crate::display::escape_control(&e.to_string())
-                ),
+                format!("{}: {}", location.redacted_url(), escape_control(&why)),
+            ))
+        };
+        let url = pg_url::parse(location.url()).map_err(|e| not_valid(e.to_string()))?;
+        let mut config = url.config;
+        let tls = super::tls::connector(&mut config, &url.tls).map_err(|why| {
+            RecordError::Storage(StorageError::with_detail(
+                "cannot connect",
+                format!("{}: {}", location.redacted_url(), escape_control(&why)),
             ))
         })?;
         let ignored = super::password::supply(&mut config);
@@ -66,7 +72,7 @@ impl PgConn {
         config
             .application_name(&app_name)
             .connect_timeout(Duration::from_secs(10));
-        let mut client = config.connect(NoTls).map_err(|e| match &ignored {
+        let mut client = config.connect(tls.clone()).map_err(|e| match &ignored {
             Some(note) => pg_error_noted(location, &e, "cannot connect", note),
             None => pg_error(location, &e, "cannot connect"),
         })?;
@@ -76,7 +82,7 @@ impl PgConn {
                 idle_txn.as_millis().clamp(1, i32::MAX as u128)
             ))
             .map_err(|e| pg_error(location, &e, "cannot configure the session"))?;
-        check_advisory_locks_exclude(location, &mut client, &config)?;
+        check_advisory_locks_exclude(location, &mut client, &config, tls)?;
         Ok(Self {
             client,
             prepared: HashMap::new(),
@@ -154,6 +160,7 @@ fn check_advisory_locks_exclude(
     location: &PgLocation,
     first: &mut Client,
     config: &Config,
+    tls: MakeRustlsConnect,
 ) -> Result<(), RecordError> {
     static CHECKED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
     let server = location.redacted_url();
@@ -166,7 +173,7 @@ fn check_advisory_locks_exclude(
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
         .and_then(|row| row.try_get(0))
         .map_err(failed)?;
-    let mut second = config.connect(NoTls).map_err(failed)?;
+    let mut second = config.connect(tls).map_err(failed)?;
     let also: bool = second
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
         .and_then(|row| row.try_get(0))

@@ -50,6 +50,9 @@ pub(crate) fn statement_error(location: &PgLocation, e: &postgres::Error) -> Rec
 
 /// The server's message (and detail) when there is one, else the client's.
 fn describe(e: &postgres::Error) -> String {
+    if let Some(reason) = super::tls::tls_reason(e) {
+        return reason;
+    }
     let text = match e.as_db_error() {
         Some(db) => match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),

@@ -27,6 +27,7 @@ mod sql;
 mod status;
 #[cfg(test)]
 mod test_server;
+mod tls;
 mod txn;
 mod writer;
 
