@@ -102,8 +102,10 @@ bench-deploy *ARGS: setup
 # the cluster's synchronous_commit and fsync with the figures.
 [group('bench')]
 bench-postgres *ARGS: setup
-    dir=$(mktemp -d); trap '.ci/postgres-cluster stop "$dir"; rm -rf "$dir"' EXIT; \
-    RECORDS_HOST_BENCH_POSTGRES=$(.ci/postgres-cluster start "$dir") cargo bench -p records-host-cli --bench postgres -- {{ARGS}}
+    dir=$(mktemp -d); trap '.ci/postgres-cluster stop "$dir/bouncer"; .ci/postgres-cluster stop "$dir"; rm -rf "$dir"' EXIT; \
+    export RECORDS_HOST_BENCH_POSTGRES=$(.ci/postgres-cluster start "$dir"); \
+    export RECORDS_HOST_BENCH_PGBOUNCER=$(.ci/postgres-cluster pgbouncer "$dir/bouncer" "$RECORDS_HOST_BENCH_POSTGRES" transaction); \
+    cargo bench -p records-host-cli --bench postgres -- {{ARGS}}
 
 # Everything CI checks.
 [group('test')]

@@ -20,8 +20,8 @@ use crate::support::*;
 fn sessions_of(pg: &PgDatabase, pid: u32) -> Vec<String> {
     pg.client()
         .query(
-            "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE $1",
-            &[&format!("records-host pid:{pid} %")],
+            "SELECT application_name FROM pg_stat_activity WHERE application_name ~ $1",
+            &[&format!("^records-host pid:{pid}( |$)")],
         )
         .unwrap()
         .iter()
@@ -31,7 +31,7 @@ fn sessions_of(pg: &PgDatabase, pid: u32) -> Vec<String> {
 
 /// Waits (up to 30 s) until someone holds the write lock of `env`.
 #[track_caller]
-fn wait_until_held(env: &Env, child: &mut Child) {
+pub(crate) fn wait_until_held(env: &Env, child: &mut Child) {
     let start = Instant::now();
     while env.open().lock_status().unwrap() == LockStatus::Free {
         assert!(
@@ -208,11 +208,9 @@ fn connection_failures_are_one_line_without_the_password() {
         .unwrap();
 }
 
-/// Each session names its process and plugin in `application_name`, which is
-/// what a lock timeout and `lock-status` report about the holder.
-#[test]
-fn sessions_carry_the_process_and_plugin_in_their_application_name() {
-    let Some(env) = Env::postgres() else { return };
+/// A `records-host call` that holds `env`'s write lock in a transaction for a
+/// minute (the hostile fixture's `txn-then-sleep`), once it holds it.
+pub(crate) fn spawn_txn_holder(env: &Env) -> Child {
     let mut holder = env
         .cli(
             "call",
@@ -230,7 +228,16 @@ fn sessions_carry_the_process_and_plugin_in_their_application_name() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until_held(&env, &mut holder);
+    wait_until_held(env, &mut holder);
+    holder
+}
+
+/// Each session names its process and plugin in `application_name`, which is
+/// what a lock timeout and `lock-status` report about the holder.
+#[test]
+fn sessions_carry_the_process_and_plugin_in_their_application_name() {
+    let Some(env) = Env::postgres() else { return };
+    let mut holder = spawn_txn_holder(&env);
     let names = sessions_of(env.pg().unwrap(), holder.id());
     assert_eq!(
         names,
@@ -300,8 +307,8 @@ fn the_pool_replaces_a_connection_the_server_ended() {
         .client()
         .query_one(
             "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name LIKE $1) AS t",
-            &[&format!("records-host pid:{} %", std::process::id())],
+             WHERE application_name ~ $1) AS t",
+            &[&format!("^records-host pid:{}( |$)", std::process::id())],
         )
         .unwrap()
         .get(0);

@@ -84,16 +84,7 @@ on_both! {
             outcomes.iter().filter(|c| **c == Some(0)).count() > outcomes.len() / 4,
             "most transfers went through"
         );
-        let values: Vec<i64> = env
-            .open()
-            .scan(None, 100)
-            .unwrap()
-            .iter()
-            .map(|r| r.value)
-            .collect();
-        assert_eq!(values.len(), RECORDS as usize);
-        assert_eq!(values.iter().sum::<i64>(), RECORDS * START, "{values:?}");
-        assert!(values.iter().all(|v| *v >= 0), "{values:?}");
+        env.assert_accounts_kept(RECORDS, START);
         env.assert_intact();
     }
 }

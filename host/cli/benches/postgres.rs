@@ -1,17 +1,24 @@
 //! The PostgreSQL scenarios of BENCHMARKS.md, with the native baseline measured
 //! in the same run: creates through the reference plugin against a client of the
 //! `postgres` crate running the same protocol (a transaction per create that
-//! takes the advisory lock and inserts), 8 processes creating at once, and one
-//! transaction of 50,000 inserts.
+//! takes the advisory lock and inserts; and the protocol before it was made
+//! safe for transaction poolers, `postgres/native.rs`), 8 processes creating at
+//! once, one transaction of 50,000 inserts, and the creates directly, over TLS
+//! and through PgBouncer (`postgres/routes.rs`).
 //!
-//! Run: `just bench-postgres` (which starts a throwaway cluster), or
-//! `RECORDS_HOST_BENCH_POSTGRES=postgresql://... cargo bench -p records-host-cli --bench postgres`
+//! Run: `just bench-postgres` (which starts a throwaway cluster with TLS and a
+//! PgBouncer), or `RECORDS_HOST_BENCH_POSTGRES=postgresql://...
+//! [RECORDS_HOST_BENCH_PGBOUNCER=postgresql://...] cargo bench -p records-host-cli --bench postgres`
 //! against a server whose user may create databases. `--quick` for a short run.
 //! The multi-process scenario runs this same binary as worker processes
 //! (`--worker URL N CACHE GO`, `benches/common/workers.rs`), started together
 //! behind a go-file barrier; afterwards it
 //! checks that the table holds exactly the rows written.
 
+#[path = "postgres/native.rs"]
+mod native;
+#[path = "postgres/routes.rs"]
+mod routes;
 #[path = "common/stats.rs"]
 mod stats;
 #[path = "common/timing.rs"]
@@ -24,10 +31,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use postgres::{Client, NoTls};
+
+use self::native::{NativeProtocol, Protocol};
 use records_host::{Database, DatabaseOptions, Error, RecordError, Runtime};
 
 /// How many times the ratio scenarios run, interleaved; the median is reported.
-const REPEAT: usize = 3;
+pub(crate) const REPEAT: usize = 3;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,9 +72,10 @@ fn main() -> Result<()> {
 
     let mut plugin_runs = Vec::new();
     let mut native_runs = Vec::new();
+    let mut prepared_runs = Vec::new();
     for round in 0..REPEAT {
         let db = fresh_database(&mut admin, &server, &format!("bench_plugin_{round}"))?;
-        let mut instance = plugin.instantiate(Database::open(db.as_str())?)?;
+        let mut instance = plugin.instantiate(Database::open(no_tls(&db).as_str())?)?;
         plugin_runs.push(Run::of(creates, |i| {
             instance.create_record("bench", i as i64).map(drop)?;
             Ok(())
@@ -73,30 +83,43 @@ fn main() -> Result<()> {
         drop(instance);
         check_rows(&db, "records_host", creates)?;
 
-        let db = fresh_database(&mut admin, &server, &format!("bench_native_{round}"))?;
-        let mut native = NativeProtocol::open(&db)?;
-        native_runs.push(Run::of(creates, |i| native.insert(i))?);
-        check_rows(&db, "native", creates)?;
+        for (protocol, runs) in [
+            (Protocol::PoolerSafe, &mut native_runs),
+            (Protocol::Prepared, &mut prepared_runs),
+        ] {
+            let db = fresh_database(&mut admin, &server, &format!("bench_native_{round}"))?;
+            let mut native = NativeProtocol::open(&db, protocol)?;
+            runs.push(Run::of(creates, |i| native.insert(i))?);
+            check_rows(&db, "native", creates)?;
+        }
     }
     let plugin_median = median(&plugin_runs);
     let native_median = median(&native_runs);
+    let prepared_median = median(&prepared_runs);
     report("pg-plugin-create", plugin_median);
     report("pg-native-protocol", native_median);
+    report("pg-native-prepared", prepared_median);
     println!(
         "ratio pg-plugin-create / pg-native-protocol: {:.3}x (target >= 0.8x)",
         plugin_median.throughput() / native_median.throughput()
     );
+    println!(
+        "ratio pg-native-protocol / pg-native-prepared: {:.3}x (what the pooler-safe protocol costs)",
+        native_median.throughput() / prepared_median.throughput()
+    );
+
+    routes::compare(&plugin, &mut admin, &server, creates)?;
 
     let db = fresh_database(&mut admin, &server, "bench_contention")?;
-    drop(Database::open(db.as_str())?);
-    contention(&db, per_process, &cache)?;
+    drop(Database::open(no_tls(&db).as_str())?);
+    contention(&no_tls(&db), per_process, &cache)?;
 
     let db = fresh_database(&mut admin, &server, "bench_bulk")?;
     let options = DatabaseOptions {
         txn_deadline: Duration::from_secs(600),
         ..DatabaseOptions::default()
     };
-    let store = Database::open_with(db.as_str(), options)?;
+    let store = Database::open_with(no_tls(&db).as_str(), options)?;
     let start = Instant::now();
     let txn = store.begin_write()?;
     for i in 0..bulk {
@@ -114,19 +137,19 @@ fn main() -> Result<()> {
 }
 
 /// A run: how many operations, how long, and each one's latency.
-struct Run {
+pub(crate) struct Run {
     ops: usize,
     elapsed: Duration,
     latencies: Vec<u64>,
 }
 
 impl Run {
-    fn throughput(&self) -> f64 {
+    pub(crate) fn throughput(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
 
     /// Times `n` calls of `op`; the latencies sorted.
-    fn of(n: usize, op: impl FnMut(usize) -> Result<()>) -> Result<Self> {
+    pub(crate) fn of(n: usize, op: impl FnMut(usize) -> Result<()>) -> Result<Self> {
         let (elapsed, mut latencies) = timing::timed(n, op)?;
         latencies.sort_unstable();
         Ok(Self {
@@ -137,7 +160,7 @@ impl Run {
     }
 }
 
-fn median(runs: &[Run]) -> &Run {
+pub(crate) fn median(runs: &[Run]) -> &Run {
     let mut sorted: Vec<&Run> = runs.iter().collect();
     sorted.sort_by(|a, b| a.throughput().total_cmp(&b.throughput()));
     sorted[sorted.len() / 2]
@@ -147,7 +170,7 @@ fn percentile_us(sorted: &[u64], p: f64) -> f64 {
     stats::percentile(sorted, p) as f64 / 1e3
 }
 
-fn report(name: &str, run: &Run) {
+pub(crate) fn report(name: &str, run: &Run) {
     println!(
         "{name}: {} ops, {:.0} ops/s, p50 {:.0} us, p99 {:.0} us, max {:.0} us",
         run.ops,
@@ -159,14 +182,20 @@ fn report(name: &str, run: &Run) {
 }
 
 /// Creates (again) the database `name` on the server and returns its URL.
-fn fresh_database(admin: &mut Client, server: &str, name: &str) -> Result<String> {
+pub(crate) fn fresh_database(admin: &mut Client, server: &str, name: &str) -> Result<String> {
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
     let (base, _) = server.rsplit_once('/').context("a URL with a database")?;
     Ok(format!("{base}/{name}"))
 }
 
-fn check_rows(url: &str, schema: &str, expected: usize) -> Result<()> {
+/// `url` without TLS, as the native baseline connects (TLS is measured apart,
+/// `routes.rs`).
+fn no_tls(url: &str) -> String {
+    format!("{url}?sslmode=disable")
+}
+
+pub(crate) fn check_rows(url: &str, schema: &str, expected: usize) -> Result<()> {
     let mut client = Client::connect(url, NoTls)?;
     let rows: i64 = client
         .query_one(&format!("SELECT count(*) FROM {schema}.records"), &[])?
@@ -175,53 +204,6 @@ fn check_rows(url: &str, schema: &str, expected: usize) -> Result<()> {
         bail!("{url} {schema}: {rows} rows, expected {expected}");
     }
     Ok(())
-}
-
-/// The baseline: what records-host does for one create, written directly against
-/// the `postgres` crate: `BEGIN` and a non-blocking try of the advisory lock in
-/// one round trip (waiting under `lock_timeout` only when it is held), the
-/// prepared insert, `COMMIT`.
-struct NativeProtocol {
-    client: Client,
-    insert: postgres::Statement,
-}
-
-impl NativeProtocol {
-    const KEY: i64 = 0x5248_4e41_5449_5645;
-
-    fn open(url: &str) -> Result<Self> {
-        let mut client = Client::connect(url, NoTls)?;
-        client.batch_execute(
-            "CREATE SCHEMA native;
-             CREATE TABLE native.records (
-                 id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-                 name text NOT NULL,
-                 value bigint NOT NULL)",
-        )?;
-        let insert = client
-            .prepare("INSERT INTO native.records (name, value) VALUES ($1, $2) RETURNING id")?;
-        Ok(Self { client, insert })
-    }
-
-    fn insert(&mut self, i: usize) -> Result<()> {
-        let got = self.client.simple_query(&format!(
-            "BEGIN; SELECT pg_try_advisory_xact_lock({})",
-            Self::KEY
-        ))?;
-        let locked = got.iter().any(
-            |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
-        );
-        if !locked {
-            self.client.batch_execute(&format!(
-                "SET LOCAL lock_timeout = 500; SELECT pg_advisory_xact_lock({})",
-                Self::KEY
-            ))?;
-        }
-        self.client
-            .query_one(&self.insert, &[&"bench", &(i as i64)])?;
-        self.client.batch_execute("COMMIT")?;
-        Ok(())
-    }
 }
 
 /// 8 processes × `n` creates through the plugin, each its own process and

@@ -99,7 +99,7 @@ impl PluginHost {
     ) -> Self {
         let home = home.into();
         let pool = match &home {
-            TenantHome::Postgres(pg) => Some(crate::store::pool(pg, pool_size, &db_options)),
+            TenantHome::Postgres(pg) => Some(crate::store::pool(pg, pool_size)),
             TenantHome::Directory(_) => None,
         };
         let host = Self {

@@ -288,8 +288,8 @@ impl Database {
 }
 
 /// A bounded pool of connections to `location`'s server, for a long-lived host.
-pub(crate) fn pool(location: &PgLocation, size: u32, options: &DatabaseOptions) -> Pool {
-    postgres::pool(location, size, options.txn_deadline)
+pub(crate) fn pool(location: &PgLocation, size: u32) -> Pool {
+    postgres::pool(location, size)
 }
 
 #[cfg(test)]

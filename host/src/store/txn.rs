@@ -77,10 +77,6 @@ impl BackendTxn {
 }
 
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per transaction, already behind an Arc: boxing would only add an allocation"
-)]
 enum State {
     Open(BackendTxn),
     /// Rolled back by the reaper (or an abort) before its holder finished it.

@@ -99,8 +99,8 @@ fn a_flood_of_lock_requests_stays_within_the_pool_and_the_slots() {
     let sessions = || -> i64 {
         pg.client()
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1",
-                &[&format!("records-host pid:{} %", server.pid())],
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name ~ $1",
+                &[&format!("^records-host pid:{}( |$)", server.pid())],
             )
             .unwrap()
             .get(0)

@@ -81,6 +81,31 @@ impl Env {
         })
     }
 
+    /// A PostgreSQL database of its own that records-host reaches through the
+    /// PgBouncer in `mode`; `None` when there is none.
+    pub fn postgres_through(mode: postgres::PoolMode) -> Option<Self> {
+        let pooler = postgres::pooler(mode)?;
+        Some(Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            pg: Some(PgDatabase::create()?.through(pooler)),
+        })
+    }
+
+    /// Asserts that the database holds exactly `accounts` records, none
+    /// negative, whose values still sum to `accounts * start` (after transfers).
+    pub fn assert_accounts_kept(&self, accounts: i64, start: i64) {
+        let values: Vec<i64> = self
+            .open()
+            .scan(None, 100)
+            .unwrap()
+            .iter()
+            .map(|r| r.value)
+            .collect();
+        assert_eq!(values.len(), accounts as usize, "{values:?}");
+        assert_eq!(values.iter().sum::<i64>(), accounts * start, "{values:?}");
+        assert!(values.iter().all(|v| *v >= 0), "{values:?}");
+    }
+
     /// Whether this is the PostgreSQL run.
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()

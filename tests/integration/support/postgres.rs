@@ -11,7 +11,9 @@
 //! The server has TLS on, with a throwaway CA: its certificate is
 //! `RECORDS_HOST_TEST_POSTGRES_CA` (or `ca.crt` in the cluster started here). A
 //! second server without TLS is `RECORDS_HOST_TEST_POSTGRES_PLAIN` (or started
-//! here the same way, with `--no-tls`).
+//! here the same way, with `--no-tls`). PgBouncers in front of the test server,
+//! in transaction and in session pooling mode, are `RECORDS_HOST_TEST_PGBOUNCER`
+//! and `RECORDS_HOST_TEST_PGBOUNCER_SESSION` (or started here likewise).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -31,6 +33,105 @@ static SERVER: OnceLock<Option<Server>> = OnceLock::new();
 
 /// The server without TLS, once asked for.
 static PLAIN: OnceLock<Option<Server>> = OnceLock::new();
+
+/// The PgBouncers in front of the test server (transaction mode, session mode),
+/// once asked for.
+static BOUNCERS: [OnceLock<Option<String>>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// A PgBouncer pool mode.
+#[derive(Clone, Copy, Debug)]
+pub enum PoolMode {
+    /// A server session per transaction.
+    Transaction,
+    /// A server session per client connection.
+    Session,
+}
+
+/// The URL of a PgBouncer in `mode` in front of the test server; `None` (with a
+/// notice) when there is none, a failure under `RECORDS_HOST_REQUIRE_POSTGRES`.
+pub fn pooler(mode: PoolMode) -> Option<&'static str> {
+    let (var, name, index) = match mode {
+        PoolMode::Transaction => ("RECORDS_HOST_TEST_PGBOUNCER", "transaction", 0),
+        PoolMode::Session => ("RECORDS_HOST_TEST_PGBOUNCER_SESSION", "session", 1),
+    };
+    let found = BOUNCERS[index]
+        .get_or_init(|| match std::env::var(var) {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if std::env::var_os("RECORDS_HOST_TEST_POSTGRES").is_some() => None,
+            _ => start_pgbouncer(name, server()?),
+        })
+        .as_deref();
+    or_skip(
+        found,
+        &format!("there is no PgBouncer in {name} mode ({var})"),
+    )
+}
+
+/// Starts a PgBouncer in front of `server`; stopped when this process is gone.
+fn start_pgbouncer(mode: &str, server: &str) -> Option<String> {
+    let (script, dir) = cluster_paths(&format!("pgbouncer-{mode}"));
+    let args = [
+        "pgbouncer".as_ref(),
+        dir.as_os_str(),
+        server.as_ref(),
+        mode.as_ref(),
+    ];
+    run_script(&script, &dir, &args, "PgBouncer")
+}
+
+/// Runs the cluster script with `args` (never installing anything); what it
+/// started in `dir` is stopped once this process is gone. Its output, or
+/// `None` with a notice that there is no `what` for the tests.
+fn run_script(
+    script: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+    what: &str,
+) -> Option<String> {
+    let started = Command::new(script)
+        .args(args)
+        .env("RECORDS_HOST_PG_NO_INSTALL", "1")
+        .stderr(Stdio::piped())
+        .output()
+        .ok()?;
+    if !started.status.success() {
+        eprintln!(
+            "note: no {what} for the tests: {}",
+            String::from_utf8_lossy(&started.stderr).trim()
+        );
+        return None;
+    }
+    stop_with_this_process(script, dir)?;
+    Some(String::from_utf8_lossy(&started.stdout).trim().to_string())
+}
+
+/// The cluster script, and a directory for `name` in the temp dir.
+fn cluster_paths(name: &str) -> (PathBuf, PathBuf) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres-cluster");
+    let dir = std::env::temp_dir().join(format!(
+        "records-host-test-pg-{name}-{}",
+        std::process::id()
+    ));
+    (script, dir)
+}
+
+/// A watchdog that runs the script's `stop` on `dir` once this process is gone.
+fn stop_with_this_process(script: &std::path::Path, dir: &std::path::Path) -> Option<()> {
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}'; rm -rf '{dir}'",
+        pid = std::process::id(),
+        script = script.display(),
+        dir = dir.display()
+    );
+    Command::new("sh")
+        .args(["-c", &watchdog])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+        .map(drop)
+}
 
 /// The server's URL, as given or as started; `None` when there is none.
 fn server() -> Option<&'static str> {
@@ -92,42 +193,13 @@ pub fn or_skip<T>(found: Option<T>, missing: &str) -> Option<T> {
 /// Starts a throwaway cluster (never installing anything) and a watchdog that
 /// stops it once this process is gone.
 fn start_cluster(name: &str, args: &[&str]) -> Option<Server> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres-cluster");
-    let dir = std::env::temp_dir().join(format!(
-        "records-host-test-pg-{name}-{}",
-        std::process::id()
-    ));
-    let started = Command::new(&script)
-        .arg("start")
-        .arg(&dir)
-        .args(args)
-        .env("RECORDS_HOST_PG_NO_INSTALL", "1")
-        .stderr(Stdio::piped())
-        .output()
-        .ok()?;
-    if !started.status.success() {
-        eprintln!(
-            "note: no PostgreSQL for the tests: {}",
-            String::from_utf8_lossy(&started.stderr).trim()
-        );
-        return None;
-    }
-    let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; '{script}' stop '{dir}'; rm -rf '{dir}'",
-        pid = std::process::id(),
-        script = script.display(),
-        dir = dir.display()
-    );
-    Command::new("sh")
-        .args(["-c", &watchdog])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let (script, dir) = cluster_paths(name);
+    let mut all: Vec<&std::ffi::OsStr> = vec!["start".as_ref(), dir.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    let url = run_script(&script, &dir, &all, "PostgreSQL")?;
     let ca = dir.join("ca.crt");
     Some(Server {
-        url: String::from_utf8_lossy(&started.stdout).trim().to_string(),
+        url,
         ca: ca.exists().then_some(ca),
     })
 }
@@ -135,7 +207,10 @@ fn start_cluster(name: &str, args: &[&str]) -> Option<Server> {
 /// A database of its own on the test server, dropped with it.
 pub struct PgDatabase {
     name: String,
+    /// The URL records-host is given (through a pooler, after [`Self::through`]).
     url: String,
+    /// The server's own URL, for looking at the database from outside.
+    direct: String,
 }
 
 impl PgDatabase {
@@ -161,8 +236,23 @@ impl PgDatabase {
             .expect("create the test database");
         Some(Self {
             url: with_database(server, &name),
+            direct: with_database(server, &name),
             name,
         })
+    }
+
+    /// The same database, given to records-host through the pooler at
+    /// `pooler` (a URL whose host and port are used; same user and password).
+    pub fn through(mut self, pooler: &str) -> Self {
+        let authority = |url: &str| -> (usize, usize) {
+            let start = url.find('@').map_or(0, |at| at + 1);
+            let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+            (start, end)
+        };
+        let (from, to) = authority(pooler);
+        let (start, end) = authority(&self.url);
+        self.url.replace_range(start..end, &pooler[from..to]);
+        self
     }
 
     /// The database's URL (with the test server's credentials).
@@ -197,7 +287,7 @@ impl PgDatabase {
 
     /// A plain client of the database, for looking at it from outside.
     pub fn client(&self) -> Client {
-        Client::connect(&self.url, NoTls).expect("connect to the test database")
+        Client::connect(&self.direct, NoTls).expect("connect to the test database")
     }
 }
 

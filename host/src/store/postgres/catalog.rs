@@ -5,6 +5,7 @@
 
 use postgres::Client;
 use postgres::error::SqlState;
+use postgres::types::Type;
 
 use super::error::pg_error;
 use super::row::column;
@@ -32,7 +33,7 @@ pub(super) fn existing(
     names: &[&str],
 ) -> Result<Vec<String>, RecordError> {
     client
-        .query(sql::SCHEMAS, &[&names])
+        .query_typed(sql::SCHEMAS, &[(&names, Type::TEXT_ARRAY)])
         .map_err(|e| pg_error(location, &e, "cannot read the schemas"))?
         .iter()
         .map(|row| column(row, 0))
@@ -47,7 +48,7 @@ pub(super) fn kind(
 ) -> Result<Kind, RecordError> {
     let failed = |e: postgres::Error| pg_error(location, &e, "cannot read the schema");
     let tables: Vec<String> = client
-        .query(sql::TABLES, &[&schema])
+        .query_typed(sql::TABLES, &[(&schema, Type::TEXT)])
         .map_err(failed)?
         .iter()
         .map(|row| column(row, 0))
@@ -62,7 +63,7 @@ pub(super) fn kind(
             "records-host's meta table exists without `records`",
         )),
         (true, true) => {
-            let row = match client.query_opt(&sql::version(schema), &[]) {
+            let row = match client.query_typed_opt(&sql::version(schema), &[]) {
                 Ok(row) => row,
                 Err(e) if vanished(&e) => return Ok(Kind::Gone),
                 Err(e) => return Err(failed(e)),

@@ -2,57 +2,45 @@
 //! plugin), checking once per server that its advisory locks really exclude, and
 //! a bounded pool of them for long-lived hosts.
 //!
-//! The pool is r2d2's, over a manager of our own: a pooled connection carries the
-//! statements prepared on it (per schema), and one the server closed is dropped
-//! rather than handed out again.
+//! The pool is r2d2's, over a manager of our own: a connection the server closed
+//! is dropped rather than handed out again. A connection keeps no session state
+//! the server holds (no prepared statement, no `SET`), so it may go through a
+//! pooler in transaction mode (`statements.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use postgres::{Client, Config, Statement};
+use postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::{pg_error, pg_error_noted};
-use super::sql::Text;
 use crate::display::escape_control;
 use crate::record_error::{RecordError, StorageError};
 use crate::store::location::PgLocation;
 use crate::store::location::pg_url;
 use crate::sync::locked;
 
-/// A connection and the statements prepared on it, by schema.
+/// A connection, and the name it shows while it holds a schema's lock.
 pub(crate) struct PgConn {
     pub(crate) client: Client,
-    prepared: HashMap<String, Prepared>,
-    /// The `application_name` the server shows for this connection.
+    /// The `application_name` the connection logged in with (a pooler passes
+    /// it on to each server session it lends the connection: PgBouncer does).
+    startup_name: String,
+    /// The name the server shows for this connection in a write transaction:
+    /// when it is not the startup name, set there with `SET LOCAL` (a pooler in
+    /// transaction mode may hand the session to others between transactions).
     app_name: String,
     /// Whether a write transaction is open on this connection (a single write
     /// meanwhile would wait for the lock the transaction holds).
     pub(crate) in_txn: bool,
 }
 
-/// The statements of one schema, prepared on one connection.
-#[derive(Clone)]
-pub(crate) struct Prepared {
-    pub(crate) get: Statement,
-    pub(crate) scan: Statement,
-    pub(crate) count: Statement,
-    pub(crate) insert: Statement,
-    pub(crate) update: Statement,
-    pub(crate) delete: Statement,
-}
-
 impl PgConn {
     /// Connects to `location`'s server, as `application_name` `records-host
-    /// pid:<pid>` (plus `label` when given), with transactions left idle ended by
-    /// the server after `idle_txn` (a host frozen in a transaction must not keep
-    /// the lock).
-    pub(crate) fn connect(
-        location: &PgLocation,
-        label: &str,
-        idle_txn: Duration,
-    ) -> Result<Self, RecordError> {
+    /// pid:<pid>` (plus `label` when given). Nothing is set on the session: what a
+    /// write needs (its idle timeout, its name) is set in its transaction.
+    pub(crate) fn connect(location: &PgLocation, label: &str) -> Result<Self, RecordError> {
         let not_valid = |why: String| {
             RecordError::Storage(StorageError::with_detail(
                 "not a valid PostgreSQL URL",
@@ -76,59 +64,25 @@ impl PgConn {
             Some(note) => pg_error_noted(location, &e, "cannot connect", note),
             None => pg_error(location, &e, "cannot connect"),
         })?;
-        client
-            .batch_execute(&format!(
-                "SET idle_in_transaction_session_timeout = {}",
-                idle_txn.as_millis().clamp(1, i32::MAX as u128)
-            ))
-            .map_err(|e| pg_error(location, &e, "cannot configure the session"))?;
         check_advisory_locks_exclude(location, &mut client, &config, tls)?;
         Ok(Self {
             client,
-            prepared: HashMap::new(),
+            startup_name: app_name.clone(),
             app_name,
             in_txn: false,
         })
     }
 
-    /// The statements of `text`'s schema, prepared on first use.
-    pub(crate) fn prepared(
-        &mut self,
-        schema: &str,
-        text: &Text,
-    ) -> Result<Prepared, postgres::Error> {
-        if let Some(prepared) = self.prepared.get(schema) {
-            return Ok(prepared.clone());
-        }
-        let prepared = Prepared {
-            get: self.client.prepare(&text.get)?,
-            scan: self.client.prepare(&text.scan)?,
-            count: self.client.prepare(&text.count)?,
-            insert: self.client.prepare(&text.insert)?,
-            update: self.client.prepare(&text.update)?,
-            delete: self.client.prepare(&text.delete)?,
-        };
-        self.prepared.insert(schema.to_string(), prepared.clone());
-        Ok(prepared)
+    /// Names the connection after `label` from its next write transaction on.
+    pub(crate) fn set_label(&mut self, label: &str) {
+        self.app_name = app_name(label);
     }
 
-    /// Renames the connection after `label`, if it is not named so already.
-    pub(crate) fn set_label(&mut self, label: &str) -> Result<(), postgres::Error> {
-        let name = app_name(label);
-        if name != self.app_name {
-            self.client.batch_execute(&format!(
-                "SET application_name = '{}'",
-                name.replace('\'', "''")
-            ))?;
-            self.app_name = name;
-        }
-        Ok(())
-    }
-
-    /// Forgets the prepared statements of `schema` (after it was created: they
-    /// were prepared against nothing).
-    pub(crate) fn forget(&mut self, schema: &str) {
-        self.prepared.remove(schema);
+    /// The client, and the name to set in a write transaction when it is not
+    /// the one the connection logged in with.
+    pub(crate) fn client_and_name(&mut self) -> (&mut Client, Option<&str>) {
+        let rename = (self.app_name != self.startup_name).then_some(self.app_name.as_str());
+        (&mut self.client, rename)
     }
 }
 
@@ -154,8 +108,11 @@ fn probe_key() -> i64 {
 
 /// Refuses a server whose advisory locks do not exclude (some engines that speak
 /// PostgreSQL's protocol implement them as no-ops, which would let two writers in
-/// at once): a second session must not get a key the first holds. Checked once
-/// per server and process.
+/// at once), tested the way writes use the lock: a transaction on a second
+/// connection must not get a transaction-scoped key that a transaction open on
+/// the first holds. A pooler in transaction mode passes (each open transaction
+/// has a server session of its own); session-scoped locks would not, and no
+/// write uses them. Checked once per server and process.
 fn check_advisory_locks_exclude(
     location: &PgLocation,
     first: &mut Client,
@@ -168,22 +125,22 @@ fn check_advisory_locks_exclude(
         return Ok(());
     }
     let failed = |e: postgres::Error| pg_error(location, &e, "cannot check its advisory locks");
-    let key = probe_key();
-    let held: bool = first
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .and_then(|row| row.try_get(0))
-        .map_err(failed)?;
+    let try_lock = format!("BEGIN; SELECT pg_try_advisory_xact_lock({})", probe_key());
+    let got = |client: &mut Client| -> Result<bool, postgres::Error> {
+        let messages = client.simple_query(&try_lock)?;
+        Ok(messages.iter().any(
+            |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
+        ))
+    };
     let mut second = config.connect(tls).map_err(failed)?;
-    let also: bool = second
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-        .and_then(|row| row.try_get(0))
-        .map_err(failed)?;
-    first
-        .execute("SELECT pg_advisory_unlock($1)", &[&key])
-        .map_err(failed)?;
+    let held = got(first);
+    let also = held.as_ref().map_or(Ok(false), |_| got(&mut second));
+    let _ = first.batch_execute("ROLLBACK");
+    let _ = second.batch_execute("ROLLBACK");
+    let (held, also) = (held.map_err(failed)?, also.map_err(failed)?);
     if !held || also {
         return Err(RecordError::Storage(StorageError::with_detail(
-            "the server's advisory locks do not exclude (a second session took a key the first held), so records-host cannot serialize writes there; refusing it",
+            "the server's advisory locks do not exclude (a second transaction took a key one open on another connection held), so records-host cannot serialize writes there; refusing it",
             server,
         )));
     }
@@ -194,7 +151,6 @@ fn check_advisory_locks_exclude(
 /// Makes and checks the pool's connections.
 pub(crate) struct Manager {
     pub(crate) location: PgLocation,
-    pub(crate) idle_txn: Duration,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -202,7 +158,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = RecordError;
 
     fn connect(&self) -> Result<PgConn, RecordError> {
-        PgConn::connect(&self.location, "", self.idle_txn)
+        PgConn::connect(&self.location, "")
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), RecordError> {
@@ -251,8 +207,7 @@ pub(super) fn first_contact(
     location: &PgLocation,
     label: &str,
 ) -> Result<(), RecordError> {
-    conn.set_label(label)
-        .map_err(|e| pg_error(location, &e, "cannot name the session"))?;
+    conn.set_label(label);
     conn.client
         .batch_execute("SELECT 1")
         .map_err(|e| pg_error(location, &e, "cannot reach the server"))
@@ -262,7 +217,7 @@ pub(super) fn first_contact(
 pub(crate) type Pool = r2d2::Pool<Manager>;
 
 /// A pool of at most `size` connections to `location`'s server.
-pub(crate) fn pool(location: &PgLocation, size: u32, idle_txn: Duration) -> Pool {
+pub(crate) fn pool(location: &PgLocation, size: u32) -> Pool {
     r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(0))
@@ -272,7 +227,6 @@ pub(crate) fn pool(location: &PgLocation, size: u32, idle_txn: Duration) -> Pool
         .connection_timeout(Duration::from_secs(10))
         .build_unchecked(Manager {
             location: location.clone(),
-            idle_txn,
         })
 }
 

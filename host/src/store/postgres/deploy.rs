@@ -5,6 +5,7 @@
 //! is all there after the commit or not at all.
 
 use postgres::Client;
+use postgres::types::Type;
 
 use super::error::statement_error;
 use super::row::column;
@@ -46,9 +47,9 @@ pub(crate) fn versions(
     slot: &str,
 ) -> Result<Vec<VersionInfo>, RecordError> {
     client
-        .query(
+        .query_typed(
             &sql(location, &format!("{SELECT} ORDER BY v.version DESC")),
-            &[&slot],
+            &[(&slot, Type::TEXT)],
         )
         .map_err(|e| statement_error(location, &e))?
         .iter()
@@ -64,9 +65,9 @@ pub(crate) fn version(
     number: u32,
 ) -> Result<Option<VersionInfo>, RecordError> {
     client
-        .query_opt(
+        .query_typed_opt(
             &sql(location, &format!("{SELECT} AND v.version = $2")),
-            &[&slot, &i64::from(number)],
+            &[(&slot, Type::TEXT), (&i64::from(number), Type::INT8)],
         )
         .map_err(|e| statement_error(location, &e))?
         .as_ref()
@@ -81,14 +82,14 @@ pub(crate) fn active(
     slot: &str,
 ) -> Result<Option<ActiveVersion>, RecordError> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             &sql(
                 location,
                 "SELECT v.version, v.sha256 FROM {s}.plugin_slots s
                  JOIN {s}.plugin_versions v ON v.slot = s.slot AND v.version = s.active
                  WHERE s.slot = $1",
             ),
-            &[&slot],
+            &[(&slot, Type::TEXT)],
         )
         .map_err(|e| statement_error(location, &e))?;
     row.map(|row| {
@@ -109,12 +110,12 @@ pub(crate) fn wasm(
     number: u32,
 ) -> Result<Option<Vec<u8>>, RecordError> {
     client
-        .query_opt(
+        .query_typed_opt(
             &sql(
                 location,
                 "SELECT wasm FROM {s}.plugin_versions WHERE slot = $1 AND version = $2",
             ),
-            &[&slot, &i64::from(number)],
+            &[(&slot, Type::TEXT), (&i64::from(number), Type::INT8)],
         )
         .map_err(|e| statement_error(location, &e))?
         .map(|row| column(&row, 0))
@@ -134,29 +135,29 @@ pub(crate) fn add(
 ) -> Result<VersionInfo, RecordError> {
     let failed = |e: postgres::Error| statement_error(location, &e);
     client
-        .execute(
+        .execute_typed(
             &sql(
                 location,
                 "INSERT INTO {s}.plugin_slots (slot, active, next_version) VALUES ($1, NULL, 1)
                  ON CONFLICT (slot) DO NOTHING",
             ),
-            &[&slot],
+            &[(&slot, Type::TEXT)],
         )
         .map_err(failed)?;
     let row = client
-        .query_one(
+        .query_typed_one(
             &sql(
                 location,
                 "UPDATE {s}.plugin_slots SET next_version = next_version + 1
                  WHERE slot = $1 RETURNING next_version - 1",
             ),
-            &[&slot],
+            &[(&slot, Type::TEXT)],
         )
         .map_err(failed)?;
     let number: i64 = column(&row, 0)?;
     let size = i64::try_from(new.wasm.len()).unwrap_or(i64::MAX);
     client
-        .execute(
+        .execute_typed(
             &sql(
                 location,
                 "INSERT INTO {s}.plugin_versions (slot, version, sha256, size, created_at,
@@ -164,21 +165,21 @@ pub(crate) fn add(
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             ),
             &[
-                &slot,
-                &number,
-                &sha256,
-                &size,
-                &created_at,
-                &new.uploaded_by,
-                &new.message,
-                &new.passed,
-                &new.report,
-                &new.wasm,
+                (&slot, Type::TEXT),
+                (&number, Type::INT8),
+                (&sha256, Type::TEXT),
+                (&size, Type::INT8),
+                (&created_at, Type::TEXT),
+                (&new.uploaded_by, Type::TEXT),
+                (&new.message, Type::TEXT),
+                (&new.passed, Type::BOOL),
+                (&new.report, Type::TEXT),
+                (&new.wasm, Type::BYTEA),
             ],
         )
         .map_err(failed)?;
     client
-        .execute(
+        .execute_typed(
             &sql(
                 location,
                 "DELETE FROM {s}.plugin_versions WHERE slot = $1
@@ -187,7 +188,7 @@ pub(crate) fn add(
                    AND version <> coalesce(
                        (SELECT active FROM {s}.plugin_slots WHERE slot = $1), 0)",
             ),
-            &[&slot, &i64::from(keep.max(1))],
+            &[(&slot, Type::TEXT), (&i64::from(keep.max(1)), Type::INT8)],
         )
         .map_err(failed)?;
     let number = u32::try_from(number).unwrap_or(u32::MAX);
@@ -204,12 +205,12 @@ pub(crate) fn passed(
     number: u32,
 ) -> Result<Option<bool>, RecordError> {
     client
-        .query_opt(
+        .query_typed_opt(
             &sql(
                 location,
                 "SELECT passed FROM {s}.plugin_versions WHERE slot = $1 AND version = $2",
             ),
-            &[&slot, &i64::from(number)],
+            &[(&slot, Type::TEXT), (&i64::from(number), Type::INT8)],
         )
         .map_err(|e| statement_error(location, &e))?
         .map(|row| column(&row, 0))
@@ -223,12 +224,12 @@ pub(crate) fn active_number(
     slot: &str,
 ) -> Result<Option<u32>, RecordError> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             &sql(
                 location,
                 "SELECT active FROM {s}.plugin_slots WHERE slot = $1",
             ),
-            &[&slot],
+            &[(&slot, Type::TEXT)],
         )
         .map_err(|e| statement_error(location, &e))?;
     let active: Option<i64> = match row {
@@ -246,12 +247,12 @@ pub(crate) fn set_active(
     number: u32,
 ) -> Result<(), RecordError> {
     client
-        .execute(
+        .execute_typed(
             &sql(
                 location,
                 "UPDATE {s}.plugin_slots SET active = $2 WHERE slot = $1",
             ),
-            &[&slot, &i64::from(number)],
+            &[(&slot, Type::TEXT), (&i64::from(number), Type::INT8)],
         )
         .map_err(|e| statement_error(location, &e))?;
     Ok(())
@@ -265,12 +266,12 @@ pub(crate) fn delete(
     number: u32,
 ) -> Result<bool, RecordError> {
     let deleted = client
-        .execute(
+        .execute_typed(
             &sql(
                 location,
                 "DELETE FROM {s}.plugin_versions WHERE slot = $1 AND version = $2",
             ),
-            &[&slot, &i64::from(number)],
+            &[(&slot, Type::TEXT), (&i64::from(number), Type::INT8)],
         )
         .map_err(|e| statement_error(location, &e))?;
     Ok(deleted > 0)

@@ -32,6 +32,7 @@
 //! schema names, so an older host and a newer one would not exclude each other.
 
 use postgres::Client;
+use postgres::types::Type;
 
 use super::sql;
 use crate::display::escape_control;
@@ -85,7 +86,7 @@ fn holders(
     with_address: bool,
 ) -> Result<Vec<String>, postgres::Error> {
     client
-        .query(sql::HOLDERS, &[&MAGIC, &schema])?
+        .query_typed(sql::HOLDERS, &[(&MAGIC, Type::OID), (&schema, Type::TEXT)])?
         .iter()
         .map(|row| {
             let pid: i32 = row.try_get(0)?;

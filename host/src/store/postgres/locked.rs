@@ -52,6 +52,10 @@ pub(crate) struct Acquire<'a> {
     /// The table whose size to read once the lock is held (for the size limit),
     /// as a quoted, schema-qualified name; read in the same round trip.
     pub(crate) size_of: Option<&'a str>,
+    /// The name the session shows while the transaction holds the lock (so
+    /// that `lock-status` and a timed-out writer can name this process), set
+    /// with `SET LOCAL` in the round trip that begins it.
+    pub(crate) app_name: Option<&'a str>,
     pub(crate) metrics: &'a Metrics,
 }
 
@@ -109,12 +113,18 @@ impl<'c> Locked<'c> {
                 d.as_millis().clamp(1, i32::MAX as u128)
             )
         });
+        let name = acquire.app_name.map_or_else(String::new, |name| {
+            format!(
+                "SET LOCAL application_name = {}; ",
+                super::sql::literal(name)
+            )
+        });
         let size = acquire.size_of.map_or_else(String::new, |table| {
             format!(", pg_total_relation_size('{}')", table.replace('\'', "''"))
         });
         let key = key(acquire.schema);
         let first = client.simple_query(&format!(
-            "BEGIN; {idle}SELECT pg_try_advisory_xact_lock({key}){size}"
+            "BEGIN; {idle}{name}SELECT pg_try_advisory_xact_lock({key}){size}"
         ));
         let table_size = match first.map(|messages| last_row(&messages)) {
             Ok(Some((got, size))) if got == "t" => {

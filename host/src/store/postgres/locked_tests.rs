@@ -21,6 +21,7 @@ fn acquire<'a>(schema: &'a str, metrics: &'a Metrics) -> Acquire<'a> {
         call_deadline: None,
         idle_timeout: None,
         size_of: None,
+        app_name: None,
         metrics,
     }
 }
@@ -76,7 +77,7 @@ fn a_parked_token_holds_the_lock_across_uses_until_it_ends() {
     let schema = location.schema();
     let metrics = Metrics::default();
     let conn = Arc::new(Mutex::new(ConnHandle::Owned(
-        PgConn::connect(location, "test", Duration::from_secs(60)).expect("connect"),
+        PgConn::connect(location, "test").expect("connect"),
     )));
     let mut other = schemas.client();
     let take = || {
@@ -115,31 +116,27 @@ fn a_token_writes_only_the_schema_it_locked() {
     };
     let (a, b) = (&schemas.locations[0], &schemas.locations[1]);
     let metrics = Metrics::default();
-    let mut conn = PgConn::connect(a, "test", Duration::from_secs(60)).expect("connect");
+    let mut conn = PgConn::connect(a, "test").expect("connect");
     let mut setup = schemas.client();
     for location in [a, b] {
         setup
             .batch_execute(&Text::for_schema(location.schema()).create)
             .expect("create the tables");
     }
-    let prepared_a = conn
-        .prepared(a.schema(), &Text::for_schema(a.schema()))
-        .expect("prepare a");
-    let prepared_b = conn
-        .prepared(b.schema(), &Text::for_schema(b.schema()))
-        .expect("prepare b");
+    let text_a = Text::for_schema(a.schema());
+    let text_b = Text::for_schema(b.schema());
     let mut other = schemas.client();
 
     let mut lock = Locked::take(&mut conn.client, &acquire(a.schema(), &metrics)).expect("lock");
     assert!(!free(&mut other, a.schema()));
     assert!(free(&mut other, b.schema()), "only a's lock is held");
-    let refused = Writer::new(&mut lock, &prepared_b, b, None).map(|_| ());
+    let refused = Writer::new(&mut lock, &text_b, b, None).map(|_| ());
     assert!(
         matches!(&refused, Err(RecordError::Storage(_))),
         "a writer of b under a's lock: {refused:?}"
     );
     assert!(lock.client_for(b.schema()).is_err());
-    let id = Writer::new(&mut lock, &prepared_a, a, None)
+    let id = Writer::new(&mut lock, &text_a, a, None)
         .and_then(|mut writer| writer.insert("x", 1))
         .expect("a writer of a under a's lock");
     lock.commit().expect("commit");

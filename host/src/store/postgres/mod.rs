@@ -24,6 +24,7 @@ mod password;
 mod row;
 mod schema;
 mod sql;
+mod statements;
 mod status;
 #[cfg(test)]
 mod test_server;
@@ -39,7 +40,7 @@ pub(crate) use self::status::{lock_status_at, lock_status_pooled, metrics, probe
 pub(crate) use self::txn::Txn;
 pub(crate) use self::writer::Writer;
 
-use self::connection::{ConnHandle, PgConn, Prepared, first_contact, first_live};
+use self::connection::{ConnHandle, PgConn, first_contact, first_live};
 use self::error::{pg_error, statement_error};
 use self::locked::{Acquire, LockFailure, Locked};
 use self::row::{column, record};
@@ -57,7 +58,7 @@ use crate::sync::locked;
 pub(crate) struct PgStore {
     location: PgLocation,
     conn: Arc<Mutex<ConnHandle>>,
-    text: Text,
+    text: Arc<Text>,
     lock_timeout: Duration,
     txn_deadline: Duration,
     metrics: Arc<Metrics>,
@@ -92,23 +93,23 @@ impl PgStore {
         let mut conn = match pool {
             Some(pool) => first_live(pool, location, label)?,
             None => {
-                let mut conn = ConnHandle::Owned(PgConn::connect(location, label, txn_deadline)?);
+                let mut conn = ConnHandle::Owned(PgConn::connect(location, label)?);
                 first_contact(&mut conn, location, label)?;
                 conn
             }
         };
-        let text = Text::for_schema(location.schema());
+        let text = Arc::new(Text::for_schema(location.schema()));
         let metrics = metrics(location);
         let acquire = Acquire {
             schema: location.schema(),
             timeout: lock_timeout,
             call_deadline: None,
-            idle_timeout: None,
+            idle_timeout: Some(txn_deadline),
             size_of: None,
+            app_name: None,
             metrics: &metrics,
         };
         schema::prepare(&mut conn.client, location, &text, &acquire)?;
-        conn.forget(location.schema());
         let table = format!("{}.records", sql::quote(location.schema()));
         Ok(Self {
             location: location.clone(),
@@ -128,9 +129,8 @@ impl PgStore {
 
     /// Names the connection after `label` (the plugin it serves).
     pub(crate) fn set_label(&self, label: &str) -> Result<(), RecordError> {
-        self.conn()?
-            .set_label(label)
-            .map_err(|e| pg_error(&self.location, &e, "cannot name the session"))
+        self.conn()?.set_label(label);
+        Ok(())
     }
 
     /// Caps the `records` table at `bytes`: an insert beyond it is refused with
@@ -149,10 +149,7 @@ impl PgStore {
     }
 
     pub(crate) fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        let (mut conn, prepared) = self.prepared()?;
-        let row = conn
-            .client
-            .query_opt(&prepared.get, &[&id])
+        let row = statements::get(&mut self.conn()?.client, &self.text, id)
             .map_err(|e| statement_error(&self.location, &e))?;
         row.map(|row| record(&row)).transpose()
     }
@@ -162,22 +159,14 @@ impl PgStore {
         after: Option<RecordId>,
         limit: u32,
     ) -> Result<Vec<Record>, RecordError> {
-        let (mut conn, prepared) = self.prepared()?;
-        let rows = conn
-            .client
-            .query(
-                &prepared.scan,
-                &[&after.unwrap_or(RecordId::MIN), &i64::from(limit)],
-            )
+        let after = after.unwrap_or(RecordId::MIN);
+        let rows = statements::scan(&mut self.conn()?.client, &self.text, after, limit)
             .map_err(|e| statement_error(&self.location, &e))?;
         rows.iter().map(record).collect()
     }
 
     pub(crate) fn count(&self) -> Result<u64, RecordError> {
-        let (mut conn, prepared) = self.prepared()?;
-        let row = conn
-            .client
-            .query_one(&prepared.count, &[])
+        let row = statements::count(&mut self.conn()?.client, &self.text)
             .map_err(|e| statement_error(&self.location, &e))?;
         let count: i64 = column(&row, 0)?;
         Ok(count.unsigned_abs())
@@ -191,10 +180,13 @@ impl PgStore {
         call_deadline: Option<Instant>,
         op: impl FnOnce(&mut Writer<'_>) -> Result<T, RecordError>,
     ) -> Result<T, RecordError> {
-        let (mut conn, prepared) = self.prepared()?;
+        let mut conn = self.conn()?;
         check_no_open_transaction(&conn)?;
-        let (mut lock, size_limit) = self.lock(&mut conn, call_deadline, None)?;
-        let result = Writer::new(&mut lock, &prepared, &self.location, size_limit)
+        // The server ends the transaction if the host freezes in it: set in the
+        // transaction, never on the session, which a pooler may hand to others.
+        let idle = Some(self.txn_deadline);
+        let (mut lock, size_limit) = self.lock(&mut conn, call_deadline, idle)?;
+        let result = Writer::new(&mut lock, &self.text, &self.location, size_limit)
             .and_then(|mut writer| op(&mut writer));
         let ended = if result.is_ok() {
             lock.commit()
@@ -216,7 +208,7 @@ impl PgStore {
         call_deadline: Option<Instant>,
         deadline: Option<Instant>,
     ) -> Result<Txn, RecordError> {
-        let (mut conn, prepared) = self.prepared()?;
+        let mut conn = self.conn()?;
         check_no_open_transaction(&conn)?;
         let idle = deadline
             .map(|at| at.saturating_duration_since(Instant::now()))
@@ -227,7 +219,7 @@ impl PgStore {
         drop(conn);
         Ok(Txn {
             lock,
-            prepared,
+            text: self.text.clone(),
             location: self.location.clone(),
             size_limit: Mutex::new(size_limit),
             deadline,
@@ -244,15 +236,17 @@ impl PgStore {
         idle_timeout: Option<Duration>,
     ) -> Result<(Locked<'c>, Option<SizeLimit>), RecordError> {
         let limit = *locked(&self.max_size);
+        let (client, app_name) = conn.client_and_name();
         let acquire = Acquire {
             schema: self.location.schema(),
             timeout: self.lock_timeout,
             call_deadline,
             idle_timeout,
             size_of: limit.map(|_| self.table.as_str()),
+            app_name,
             metrics: &self.metrics,
         };
-        match Locked::take(&mut conn.client, &acquire) {
+        match Locked::take(client, &acquire) {
             Ok(lock) => {
                 let size_limit = limit
                     .zip(lock.table_size())
@@ -274,20 +268,12 @@ impl PgStore {
         op(&mut self.conn()?.client, &self.location)
     }
 
-    fn prepared(&self) -> Result<(MutexGuard<'_, ConnHandle>, Prepared), RecordError> {
-        let mut conn = self.conn()?;
-        let prepared = conn
-            .prepared(self.location.schema(), &self.text)
-            .map_err(|e| statement_error(&self.location, &e))?;
-        Ok((conn, prepared))
-    }
-
     fn conn(&self) -> Result<MutexGuard<'_, ConnHandle>, RecordError> {
         let mut conn = locked(&self.conn);
         if conn.client.is_closed() {
             match &mut *conn {
                 ConnHandle::Owned(owned) => {
-                    *owned = PgConn::connect(&self.location, "", self.txn_deadline)?;
+                    *owned = PgConn::connect(&self.location, "")?;
                 }
                 ConnHandle::Pooled(_) => {
                     return Err(RecordError::Storage(StorageError::with_detail(

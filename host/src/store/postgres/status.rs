@@ -28,7 +28,7 @@ pub(crate) fn metrics(location: &PgLocation) -> Arc<Metrics> {
 /// Whether the lock of `location`'s schema is held, and by whom; creates nothing
 /// (a schema that does not exist has a free lock).
 pub(crate) fn lock_status_at(location: &PgLocation) -> Result<LockStatus, RecordError> {
-    let mut conn = PgConn::connect(location, "lock-status", DEFAULT_TXN_DEADLINE)?;
+    let mut conn = PgConn::connect(location, "lock-status")?;
     lock::status(&mut conn.client, location.schema(), true)
         .map_err(|e| pg_error(location, &e, "cannot read the lock status"))
 }
@@ -52,14 +52,15 @@ pub(crate) fn probe_lock(
     location: &PgLocation,
     timeout: Duration,
 ) -> Result<LockMetrics, RecordError> {
-    let mut conn = PgConn::connect(location, "probe:lock-status", DEFAULT_TXN_DEADLINE)?;
+    let mut conn = PgConn::connect(location, "probe:lock-status")?;
     let metrics = metrics(location);
     let acquire = Acquire {
         schema: location.schema(),
         timeout,
         call_deadline: None,
-        idle_timeout: None,
+        idle_timeout: Some(DEFAULT_TXN_DEADLINE),
         size_of: None,
+        app_name: None,
         metrics: &metrics,
     };
     match Locked::take(&mut conn.client, &acquire) {

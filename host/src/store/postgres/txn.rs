@@ -1,12 +1,13 @@
 //! A write transaction on PostgreSQL: one server transaction that holds the
 //! schema's advisory lock from its first statement to its end.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::connection::{ConnHandle, Prepared};
+use super::connection::ConnHandle;
 use super::error::statement_error;
 use super::locked::{Locked, Parked};
+use super::sql::Text;
 use super::writer::{SizeLimit, Writer};
 use crate::record_error::RecordError;
 use crate::store::location::PgLocation;
@@ -22,7 +23,7 @@ const IDLE_SLACK: Duration = Duration::from_millis(50);
 /// was not committed is rolled back, and the lock goes with the transaction.
 pub(crate) struct Txn {
     pub(super) lock: Parked,
-    pub(super) prepared: Prepared,
+    pub(super) text: Arc<Text>,
     pub(super) location: PgLocation,
     /// The size limit and the table's estimated size, which each insert grows.
     pub(super) size_limit: Mutex<Option<SizeLimit>>,
@@ -51,7 +52,7 @@ impl Txn {
                 self.bring_idle_timeout_to(lock, at)?;
             }
             let mut size_limit = locked(&self.size_limit);
-            let mut writer = Writer::new(lock, &self.prepared, &self.location, *size_limit)?;
+            let mut writer = Writer::new(lock, &self.text, &self.location, *size_limit)?;
             let result = op(&mut writer);
             *size_limit = writer.size_limit();
             result

@@ -4,10 +4,11 @@
 
 use postgres::Client;
 
-use super::connection::Prepared;
 use super::error::statement_error;
 use super::locked::Locked;
 use super::row::{column, record};
+use super::sql::Text;
+use super::statements;
 use crate::record_error::{RecordError, RecordId};
 use crate::store::location::PgLocation;
 use crate::store::record::Record;
@@ -47,7 +48,7 @@ impl SizeLimit {
 /// the schema's advisory lock, borrowed from the [`Locked`] token that proves it.
 pub(crate) struct Writer<'a> {
     client: &'a mut Client,
-    prepared: &'a Prepared,
+    text: &'a Text,
     location: &'a PgLocation,
     size_limit: Option<SizeLimit>,
 }
@@ -59,13 +60,13 @@ impl<'a> Writer<'a> {
     /// [`RecordError::Storage`] when `lock` holds another schema's lock.
     pub(super) fn new(
         lock: &'a mut Locked<'_>,
-        prepared: &'a Prepared,
+        text: &'a Text,
         location: &'a PgLocation,
         size_limit: Option<SizeLimit>,
     ) -> Result<Self, RecordError> {
         Ok(Self {
             client: lock.client_for(location.schema())?,
-            prepared,
+            text,
             location,
             size_limit,
         })
@@ -85,9 +86,7 @@ impl<'a> Writer<'a> {
 
     /// The record with this id, as the transaction sees it.
     pub(crate) fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        let row = self
-            .client
-            .query_opt(&self.prepared.get, &[&id])
+        let row = statements::get(self.client, self.text, id)
             .map_err(|e| statement_error(self.location, &e))?;
         row.map(|row| record(&row)).transpose()
     }
@@ -98,27 +97,21 @@ impl<'a> Writer<'a> {
         if let Some(size_limit) = &mut self.size_limit {
             size_limit.admit(name)?;
         }
-        let row = self
-            .client
-            .query_one(&self.prepared.insert, &[&name, &value])
+        let row = statements::insert(self.client, self.text, name, value)
             .map_err(|e| statement_error(self.location, &e))?;
         column(&row, 0)
     }
 
     /// Sets the value of record `id`; [`RecordError::NotFound`] when there is none.
     pub(crate) fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        let changed = self
-            .client
-            .execute(&self.prepared.update, &[&id, &value])
+        let changed = statements::update(self.client, self.text, id, value)
             .map_err(|e| statement_error(self.location, &e))?;
         found(changed, id)
     }
 
     /// Removes record `id`; [`RecordError::NotFound`] when there is none.
     pub(crate) fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
-        let changed = self
-            .client
-            .execute(&self.prepared.delete, &[&id])
+        let changed = statements::delete(self.client, self.text, id)
             .map_err(|e| statement_error(self.location, &e))?;
         found(changed, id)
     }
