@@ -106,6 +106,19 @@ impl Error {
         )
     }
 
+    /// Whether the database server was unavailable (unreachable, gone, or not
+    /// taking writes during a failover): retryable, like a lock timeout.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            Self::Record(RecordError::Storage(e))
+            | Self::Deploy(crate::store::DeployError::Store(RecordError::Storage(e))) => {
+                e.is_unavailable()
+            }
+            Self::Store(e) => e.unavailable(),
+            _ => false,
+        }
+    }
+
     /// The lock timeout behind this error, if a held write lock is why it failed
     /// (while writing, or while opening a database whose schema had to be made).
     pub fn lock_timeout(&self) -> Option<&LockTimeout> {

@@ -56,6 +56,9 @@ impl RecordError {
 pub struct StorageError {
     summary: String,
     detail: Option<String>,
+    /// The database server could not be reached, or went away, or cannot take
+    /// writes now (a failover under way): the same call may succeed later.
+    unavailable: bool,
 }
 
 impl StorageError {
@@ -65,6 +68,7 @@ impl StorageError {
         Self {
             summary: summary.into(),
             detail: None,
+            unavailable: false,
         }
     }
 
@@ -73,7 +77,22 @@ impl StorageError {
         Self {
             summary: summary.into(),
             detail: Some(detail.into()),
+            unavailable: false,
         }
+    }
+
+    /// The same error, marked as the server being unavailable for now (see
+    /// [`Self::is_unavailable`]).
+    #[must_use]
+    pub fn unavailable(mut self) -> Self {
+        self.unavailable = true;
+        self
+    }
+
+    /// Whether the server could not be reached, went away, or cannot take writes
+    /// now (a PostgreSQL failover under way): retryable, like a lock timeout.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 
     /// What failed, fit for a tenant or a plugin.

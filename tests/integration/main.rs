@@ -13,6 +13,7 @@ mod instance_pool;
 mod library;
 mod lock_files;
 mod multiprocess;
+mod pg_failover;
 mod pg_pooler;
 mod pg_secrets;
 mod pg_tls;

@@ -58,10 +58,17 @@ impl Call {
             Outcome::Ok => exit::OK,
             Outcome::Err => {
                 // The plugin was told what failed; the operator also sees where.
-                if let Some(withheld) = instance.withheld_error() {
-                    eprintln!("records-host: storage: {withheld}");
+                match instance.withheld_error() {
+                    Some(withheld) if withheld.is_unavailable() => {
+                        eprintln!("records-host: storage (retry): {withheld}");
+                        exit::TEMPFAIL
+                    }
+                    Some(withheld) => {
+                        eprintln!("records-host: storage: {withheld}");
+                        exit::FAILURE
+                    }
+                    None => exit::FAILURE,
                 }
-                exit::FAILURE
             }
             Outcome::LockTimeout(timeout) => {
                 // The value is on stdout; a person also sees who holds the lock.

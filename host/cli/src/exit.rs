@@ -6,5 +6,6 @@ pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
 /// The command line or the call expression was malformed.
 pub const USAGE: u8 = 2;
-/// A write gave up waiting for the write lock (EX_TEMPFAIL): try again.
+/// A write gave up waiting for the write lock, or the PostgreSQL server was
+/// unavailable (EX_TEMPFAIL): try again.
 pub const TEMPFAIL: u8 = 75;

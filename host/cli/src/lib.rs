@@ -49,7 +49,8 @@ Exit codes:
   2   usage error (bad arguments, bad tenant name, unparsable call, unknown function,
       an invalid plugin name or an existing directory for `new`)
   75  a write timed out waiting for the write lock, held by another records-host
-      writer or by a process holding the database outside it (EX_TEMPFAIL): try again
+      writer or by a process holding the database outside it, or the PostgreSQL
+      server was unreachable or took no writes (a failover) (EX_TEMPFAIL): try again
   `run` exits with the script's own exit code when the script runs to its end
 
 Environment:
@@ -151,6 +152,18 @@ fn report(err: &anyhow::Error) -> u8 {
     };
     if let Some(timeout) = timeout {
         eprintln!("records-host: {timeout}");
+        return exit::TEMPFAIL;
+    }
+    let unavailable = match (
+        err.downcast_ref::<Error>(),
+        err.downcast_ref::<StoreError>(),
+    ) {
+        (Some(e), _) => e.unavailable(),
+        (None, Some(e)) => e.unavailable(),
+        (None, None) => false,
+    };
+    if unavailable {
+        eprintln!("records-host: {err:#}");
         return exit::TEMPFAIL;
     }
     match err.downcast_ref::<Error>() {

@@ -118,6 +118,16 @@ impl Error {
         }
     }
 
+    /// Whether the database server was unavailable (unreachable, gone, or not
+    /// taking writes during a failover): retryable.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            Self::Open { source, .. } => source.unavailable(),
+            Self::Record(RecordError::Storage(e)) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// The error in words fit for a tenant or a plugin: what failed, never where
     /// (no path, URL, host, user or database name).
     pub fn for_tenant(&self) -> String {

@@ -11,6 +11,7 @@ use records_host::{
 };
 
 pub mod helpers;
+pub mod pg_pair;
 pub mod postgres;
 pub mod server;
 

@@ -82,7 +82,7 @@ fn start_pgbouncer(mode: &str, server: &str) -> Option<String> {
 /// Runs the cluster script with `args` (never installing anything); what it
 /// started in `dir` is stopped once this process is gone. Its output, or
 /// `None` with a notice that there is no `what` for the tests.
-fn run_script(
+pub(super) fn run_script(
     script: &std::path::Path,
     dir: &std::path::Path,
     args: &[&std::ffi::OsStr],
@@ -106,7 +106,7 @@ fn run_script(
 }
 
 /// The cluster script, and a directory for `name` in the temp dir.
-fn cluster_paths(name: &str) -> (PathBuf, PathBuf) {
+pub(super) fn cluster_paths(name: &str) -> (PathBuf, PathBuf) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.ci/postgres-cluster");
     let dir = std::env::temp_dir().join(format!(
         "records-host-test-pg-{name}-{}",

@@ -60,6 +60,9 @@ pub(crate) enum ApiError {
     Internal(String),
     /// 503: the tenant's write lock stayed taken; retry.
     LockTimeout(String),
+    /// 503: the database server is unreachable or takes no writes now (a
+    /// PostgreSQL failover); retry.
+    Unavailable(String),
     /// 503: every call slot is taken; retry.
     Busy(String),
     /// 503: the tenant's share of the call slots is taken; retry.
@@ -81,7 +84,7 @@ impl ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson | Self::NotWasm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Stopped(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::LockTimeout(_) | Self::Busy(_) | Self::TenantBusy(_) => {
+            Self::LockTimeout(_) | Self::Unavailable(_) | Self::Busy(_) | Self::TenantBusy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
         }
@@ -101,6 +104,7 @@ impl ApiError {
             Self::Stopped(_) => "stopped",
             Self::Internal(_) => "failed",
             Self::LockTimeout(_) => "lock_timeout",
+            Self::Unavailable(_) => "unavailable",
             Self::Busy(_) | Self::TenantBusy(_) => "busy",
         }
     }
@@ -130,6 +134,7 @@ impl ApiError {
             | Self::Stopped(msg)
             | Self::Internal(msg)
             | Self::LockTimeout(msg)
+            | Self::Unavailable(msg)
             | Self::Busy(msg)
             | Self::Conflict(msg)
             | Self::Unprocessable(msg, _) => msg.clone(),
@@ -165,6 +170,7 @@ impl From<Error> for ApiError {
                 Self::Unprocessable(told, CheckReportBody::parse(report.to_json()))
             }
             _ if err.lock_timeout().is_some() => Self::LockTimeout(told),
+            _ if err.unavailable() => Self::Unavailable(told),
             _ => Self::Internal(told),
         }
     }

@@ -11,7 +11,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use records_host::display::error_chain;
-use records_host::{Error, LockStatus};
+use records_host::{Error, LockStatus, StorageError};
 use serde_json::Value;
 
 use super::api_error::ApiError;
@@ -48,7 +48,7 @@ use crate::serve::openapi_parts::{CallRefused, TenantPath};
         (status = 413, description = "The body is over the limit", body = ErrorBody),
         (status = 415, description = "Not sent as `application/json`", body = ErrorBody),
         (status = 500, description = "The plugin was stopped (time, memory, fuel, trap) or the host failed", body = ErrorBody),
-        (status = 503, description = "Retry after `Retry-After`: no call slot, the tenant's share taken (an error body), or the write lock stayed taken (the call's `{\"err\": {\"lock-timeout\": ...}}` result)", body = CallResult),
+        (status = 503, description = "Retry after `Retry-After`: no call slot, the tenant's share taken, or the database server unavailable before the call (an error body); the write lock stayed taken (the call's `{\"err\": {\"lock-timeout\": ...}}` result), or the database server went away during the call (its `err` result)", body = CallResult),
     ),
     security(("bearer" = [])),
 )]
@@ -75,6 +75,7 @@ pub(crate) async fn call(
             (outcome, withheld)
         })
         .await?;
+    let unavailable = withheld.as_ref().is_some_and(StorageError::is_unavailable);
     if let Some(withheld) = withheld {
         // The plugin was told only what failed; the operator gets where.
         tracing::warn!(
@@ -95,6 +96,7 @@ pub(crate) async fn call(
     Ok(match Outcome::of(&results) {
         Outcome::LockTimeout(_) => Reply::lock_timeout(body),
         Outcome::Ok => Reply::ok(body),
+        Outcome::Err if unavailable => Reply::unavailable(body),
         Outcome::Err => Reply::err(body),
     })
 }

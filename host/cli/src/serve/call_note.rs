@@ -12,7 +12,10 @@ pub(crate) struct OutcomeLabel(pub(crate) &'static str);
 impl OutcomeLabel {
     /// Whether the call reached the plugin: only then is its function a label.
     pub(crate) fn reached_the_plugin(self) -> bool {
-        matches!(self.0, "ok" | "err" | "lock_timeout" | "stopped")
+        matches!(
+            self.0,
+            "ok" | "err" | "err_unavailable" | "lock_timeout" | "stopped"
+        )
     }
 }
 

@@ -39,6 +39,12 @@ impl Reply {
         Self::labelled("lock_timeout", body)
     }
 
+    /// 503 with `Retry-After`: the call returned `err(..)` after the database
+    /// server was found unavailable (a PostgreSQL failover under way).
+    pub(crate) fn unavailable(body: Value) -> Self {
+        Self::labelled("err_unavailable", body)
+    }
+
     fn labelled(outcome: &'static str, body: Value) -> Self {
         Self {
             outcome: OutcomeLabel(outcome),
@@ -49,7 +55,11 @@ impl Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut response = if self.outcome == OutcomeLabel("lock_timeout") {
+        let retry = [
+            OutcomeLabel("lock_timeout"),
+            OutcomeLabel("err_unavailable"),
+        ];
+        let mut response = if retry.contains(&self.outcome) {
             with_retry_after((StatusCode::SERVICE_UNAVAILABLE, Json(self.body)).into_response())
         } else {
             (StatusCode::OK, Json(self.body)).into_response()

@@ -184,11 +184,16 @@ pub(super) fn first_live(
 ) -> Result<ConnHandle, RecordError> {
     let mut tries = pool.max_size() + 1;
     loop {
+        // The pool tried to connect until its timeout: the server is not
+        // reachable now (r2d2 keeps only the last error's text).
         let mut conn = ConnHandle::Pooled(pool.get().map_err(|e| {
-            RecordError::Storage(StorageError::with_detail(
-                "no connection from the pool",
-                format!("{}: {e}", location.redacted_url()),
-            ))
+            RecordError::Storage(
+                StorageError::with_detail(
+                    "no connection from the pool",
+                    format!("{}: {e}", location.redacted_url()),
+                )
+                .unavailable(),
+            )
         })?);
         match first_contact(&mut conn, location, label) {
             Ok(()) => return Ok(conn),

@@ -276,10 +276,13 @@ impl PgStore {
                     *owned = PgConn::connect(&self.location, "")?;
                 }
                 ConnHandle::Pooled(_) => {
-                    return Err(RecordError::Storage(StorageError::with_detail(
-                        "the connection was closed",
-                        self.location.redacted_url(),
-                    )));
+                    return Err(RecordError::Storage(
+                        StorageError::with_detail(
+                            "the connection was closed",
+                            self.location.redacted_url(),
+                        )
+                        .unavailable(),
+                    ));
                 }
             }
         }
