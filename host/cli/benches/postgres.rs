@@ -4,7 +4,8 @@
 //! takes the advisory lock and inserts; and the protocol before it was made
 //! safe for transaction poolers, `postgres/native.rs`), 8 processes creating at
 //! once, one transaction of 50,000 inserts, and the creates directly, over TLS
-//! and through PgBouncer (`postgres/routes.rs`).
+//! and through PgBouncer (`postgres/routes.rs`). `--tenants` instead measures
+//! schema-per-tenant at 1, 1,000 and 10,000 tenants (`postgres/tenants.rs`).
 //!
 //! Run: `just bench-postgres` (which starts a throwaway cluster with TLS and a
 //! PgBouncer), or `RECORDS_HOST_BENCH_POSTGRES=postgresql://...
@@ -21,6 +22,8 @@ mod native;
 mod routes;
 #[path = "common/stats.rs"]
 mod stats;
+#[path = "postgres/tenants.rs"]
+mod tenants;
 #[path = "common/timing.rs"]
 mod timing;
 #[path = "common/workers.rs"]
@@ -69,6 +72,9 @@ fn main() -> Result<()> {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-cache");
     let runtime = Runtime::builder().cache_dir(&cache).build()?;
     let plugin = runtime.load_reference()?;
+    if args.iter().any(|a| a == "--tenants") {
+        return tenants::compare(&plugin, &mut admin, &server, quick);
+    }
 
     let mut plugin_runs = Vec::new();
     let mut native_runs = Vec::new();
