@@ -173,3 +173,43 @@ fn an_engine_whose_transaction_locks_do_not_exclude_is_refused() {
         .get(0);
     assert_eq!(rows, 0, "nothing was created");
 }
+
+/// Write transactions of many inserts prepare their statement inside the
+/// transaction and close it before the transaction ends, whether it commits
+/// or the plugin traps: through the transaction pooler, 8 processes whose
+/// statements get the same names (each process counts from `s0`) share its
+/// server sessions, and none finds another's statement left behind.
+#[test]
+fn through_a_transaction_pooler_many_insert_transactions_leave_no_statement_behind() {
+    let Some(env) = Env::postgres_through(PoolMode::Transaction) else {
+        return;
+    };
+    const PROCESSES: usize = 8;
+    const ROUNDS: usize = 6;
+    const INSERTS: usize = 20;
+    let codes = fan_out(PROCESSES, ROUNDS, |p, round| {
+        let trap = round % 3 == 2;
+        let output = env.call(&[
+            "--plugin",
+            records_test_fixtures::HOSTILE,
+            "--lock-timeout",
+            "30000",
+            &format!("insert-many(\"p{p}-r{round}-\", {INSERTS}, {trap})"),
+        ]);
+        if !trap {
+            assert_exit(&output, 0);
+        }
+        assert!(
+            !stderr(&output).contains("already exists"),
+            "{}",
+            stderr(&output)
+        );
+        output.status.code()
+    });
+    assert!(
+        codes.iter().any(|code| *code != Some(0)),
+        "some traps: {codes:?}"
+    );
+    let committed = PROCESSES * (ROUNDS - ROUNDS / 3) * INSERTS;
+    assert_eq!(env.open().count().unwrap(), committed as u64);
+}

@@ -149,7 +149,7 @@ impl PgStore {
     }
 
     pub(crate) fn get(&self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        let row = statements::get(&mut self.conn()?.client, &self.text, id)
+        let row = statements::get(&mut self.conn()?.client, &self.text, None, id)
             .map_err(|e| statement_error(&self.location, &e))?;
         row.map(|row| record(&row)).transpose()
     }
@@ -218,6 +218,7 @@ impl PgStore {
         conn.in_txn = true;
         drop(conn);
         Ok(Txn {
+            reuse: Mutex::default(),
             lock,
             text: self.text.clone(),
             location: self.location.clone(),

@@ -8,6 +8,7 @@ use super::connection::ConnHandle;
 use super::error::statement_error;
 use super::locked::{Locked, Parked};
 use super::sql::Text;
+use super::statements::Reuse;
 use super::writer::{SizeLimit, Writer};
 use crate::record_error::RecordError;
 use crate::store::location::PgLocation;
@@ -22,6 +23,10 @@ const IDLE_SLACK: Duration = Duration::from_millis(50);
 /// through its [`Parked`] token. However it ends (commit, rollback, drop), what
 /// was not committed is rolled back, and the lock goes with the transaction.
 pub(crate) struct Txn {
+    /// The statements prepared in the transaction: declared before `lock`, so
+    /// that they are closed (dropped) before the lock's transaction ends even
+    /// when the `Txn` is dropped without a commit or rollback.
+    pub(super) reuse: Mutex<Box<Reuse>>,
     pub(super) lock: Parked,
     pub(super) text: Arc<Text>,
     pub(super) location: PgLocation,
@@ -52,7 +57,9 @@ impl Txn {
                 self.bring_idle_timeout_to(lock, at)?;
             }
             let mut size_limit = locked(&self.size_limit);
-            let mut writer = Writer::new(lock, &self.text, &self.location, *size_limit)?;
+            let mut reuse = locked(&self.reuse);
+            let mut writer =
+                Writer::new(lock, &self.text, &self.location, *size_limit)?.reusing(&mut reuse);
             let result = op(&mut writer);
             *size_limit = writer.size_limit();
             result
@@ -80,6 +87,7 @@ impl Txn {
 
     /// Commits (the lock goes with the transaction).
     pub(crate) fn commit(self) -> Result<(), RecordError> {
+        locked(&self.reuse).clear();
         self.lock
             .commit()
             .map_err(|e| statement_error(&self.location, &e))
@@ -87,6 +95,7 @@ impl Txn {
 
     /// Rolls back (the lock goes with the transaction).
     pub(crate) fn rollback(self) {
+        locked(&self.reuse).clear();
         self.lock.rollback();
     }
 }

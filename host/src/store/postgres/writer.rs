@@ -8,7 +8,7 @@ use super::error::statement_error;
 use super::locked::Locked;
 use super::row::{column, record};
 use super::sql::Text;
-use super::statements;
+use super::statements::{self, Reuse};
 use crate::record_error::{RecordError, RecordId};
 use crate::store::location::PgLocation;
 use crate::store::record::Record;
@@ -51,6 +51,8 @@ pub(crate) struct Writer<'a> {
     text: &'a Text,
     location: &'a PgLocation,
     size_limit: Option<SizeLimit>,
+    /// The transaction's prepared statements, for a write transaction.
+    reuse: Option<&'a mut Reuse>,
 }
 
 impl<'a> Writer<'a> {
@@ -69,7 +71,15 @@ impl<'a> Writer<'a> {
             text,
             location,
             size_limit,
+            reuse: None,
         })
+    }
+
+    /// The same writer, preparing the statements it runs often in `reuse`
+    /// (which the transaction clears before it ends).
+    pub(super) fn reusing(mut self, reuse: &'a mut Reuse) -> Self {
+        self.reuse = Some(reuse);
+        self
     }
 
     /// The size limit and the table's estimated size after this writer's inserts
@@ -86,7 +96,7 @@ impl<'a> Writer<'a> {
 
     /// The record with this id, as the transaction sees it.
     pub(crate) fn get(&mut self, id: RecordId) -> Result<Option<Record>, RecordError> {
-        let row = statements::get(self.client, self.text, id)
+        let row = statements::get(self.client, self.text, self.reuse.as_deref_mut(), id)
             .map_err(|e| statement_error(self.location, &e))?;
         row.map(|row| record(&row)).transpose()
     }
@@ -97,21 +107,28 @@ impl<'a> Writer<'a> {
         if let Some(size_limit) = &mut self.size_limit {
             size_limit.admit(name)?;
         }
-        let row = statements::insert(self.client, self.text, name, value)
-            .map_err(|e| statement_error(self.location, &e))?;
+        let row = statements::insert(
+            self.client,
+            self.text,
+            self.reuse.as_deref_mut(),
+            name,
+            value,
+        )
+        .map_err(|e| statement_error(self.location, &e))?;
         column(&row, 0)
     }
 
     /// Sets the value of record `id`; [`RecordError::NotFound`] when there is none.
     pub(crate) fn update(&mut self, id: RecordId, value: i64) -> Result<(), RecordError> {
-        let changed = statements::update(self.client, self.text, id, value)
-            .map_err(|e| statement_error(self.location, &e))?;
+        let changed =
+            statements::update(self.client, self.text, self.reuse.as_deref_mut(), id, value)
+                .map_err(|e| statement_error(self.location, &e))?;
         found(changed, id)
     }
 
     /// Removes record `id`; [`RecordError::NotFound`] when there is none.
     pub(crate) fn delete(&mut self, id: RecordId) -> Result<(), RecordError> {
-        let changed = statements::delete(self.client, self.text, id)
+        let changed = statements::delete(self.client, self.text, self.reuse.as_deref_mut(), id)
             .map_err(|e| statement_error(self.location, &e))?;
         found(changed, id)
     }
