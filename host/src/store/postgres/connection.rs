@@ -204,9 +204,9 @@ pub(super) fn first_live(
     }
 }
 
-/// Names the session after `label`, and makes one round trip even when it is
-/// named so already: the first use of a connection, which finds out whether the
-/// server still has it.
+/// Names the connection after `label` for its next write transactions, and
+/// makes one round trip: the first use of a connection, which finds out whether
+/// the server still has it.
 pub(super) fn first_contact(
     conn: &mut ConnHandle,
     location: &PgLocation,
